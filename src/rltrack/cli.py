@@ -1,0 +1,413 @@
+"""The `rltrack` command: thin Typer commands over config, training, the store and the API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rltrack import settings
+from rltrack.config import ALGORITHMS, ConfigError, build_config, parse_set
+from rltrack.tracking.entities import Run, to_jsonable
+
+app = typer.Typer(
+    help="Train RL agents and keep a complete, queryable history of every run.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_USAGE = 2
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL (default: RLTRACK_DATABASE_URL, else SQLite in RLTRACK_HOME)."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def open_store(db: str | None, *, create: bool = True) -> Any:
+    from rltrack.tracking.store import StoreError, open_store
+
+    try:
+        return open_store(settings.database_url(db), create=create)
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def find_run(store: Any, ref: str) -> Run:
+    from rltrack.tracking.store import NotFoundError
+
+    try:
+        run: Run = store.get_run(ref)
+    except NotFoundError as exc:
+        fail(str(exc))
+    return run
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(data), indent=2) + "\n")
+
+
+# -- train ----------------------------------------------------------------------------------
+@app.command()
+def train(
+    algo: Annotated[
+        str | None, typer.Option(help=f"Algorithm: {', '.join(ALGORITHMS)}.")
+    ] = None,
+    env: Annotated[str | None, typer.Option(help="Gymnasium env id.")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML config file (see conf/).")
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="Preset: smoke or full.")] = None,
+    backend: Annotated[str | None, typer.Option(help="sb3 or actor-learner.")] = None,
+    num_envs: Annotated[int | None, typer.Option(help="Parallel environments.")] = None,
+    vec_env: Annotated[str | None, typer.Option(help="dummy or subproc.")] = None,
+    total_timesteps: Annotated[int | None, typer.Option(help="Environment steps.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    run_name: Annotated[str | None, typer.Option(help="Name of the run.")] = None,
+    agent_id: Annotated[str | None, typer.Option(help="Agent the run trains.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Tag (repeatable).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
+    checkpoint_every_steps: Annotated[int | None, typer.Option()] = None,
+    checkpoint_every_episodes: Annotated[int | None, typer.Option()] = None,
+    keep_checkpoints: Annotated[int | None, typer.Option(help="Periodic ones kept.")] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue from this run's last checkpoint as a new run.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override any setting: key=value, e.g. hyperparams.gamma=0.98."),
+    ] = None,
+    progress: Annotated[bool | None, typer.Option(help="Show a progress bar.")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Train an agent and record the whole run."""
+    from rltrack.envs import UnknownEnvError, check_env_id
+
+    overrides: dict[str, Any] = {
+        "algo": algo, "env": env, "mode": mode, "backend": backend, "num_envs": num_envs,
+        "vec_env": vec_env, "total_timesteps": total_timesteps, "seed": seed,
+        "run_name": run_name, "agent_id": agent_id, "tags": tuple(tag) if tag else None,
+        "device": device, "checkpoint_every_steps": checkpoint_every_steps,
+        "checkpoint_every_episodes": checkpoint_every_episodes,
+        "keep_checkpoints": keep_checkpoints, "progress": progress,
+    }  # fmt: skip
+    try:
+        extra = parse_set(set_ or [])
+        overrides = {**{k: v for k, v in overrides.items() if v is not None}, **extra}
+        store = None
+        parent = None
+        base: dict[str, Any] = {}
+        if resume:
+            store = open_store(db)
+            parent = find_run(store, resume)
+            base = {k: v for k, v in parent.config.items() if k not in ("run_name", "mode")}
+        cfg = build_config(file=config, overrides=overrides, base=base)
+        check_env_id(cfg.env)
+    except (ConfigError, UnknownEnvError) as exc:
+        fail(str(exc))
+    if cfg.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            fail("--device cuda: no CUDA device is available here; use --device cpu or auto")
+    if store is None:
+        store = open_store(db)
+    _train(cfg, store, parent)
+
+
+def _train(cfg: Any, store: Any, parent: Run | None) -> NoReturn:
+    from rltrack.tracking.logger import RunLogger
+    from rltrack.training.context import TrainContext
+    from rltrack.training.runner import (
+        default_run_name,
+        new_run_id,
+        run_dir_for,
+        run_training,
+    )
+
+    resume_path, resume_step = None, 0
+    if parent is not None:
+        checkpoints = store.list_checkpoints(parent.id)
+        usable = [c for c in checkpoints if Path(c.path).exists()]
+        if not usable:
+            fail(f"run {parent.id} has no checkpoint file to resume from")
+        last = max(usable, key=lambda c: (c.kind == "final", c.timestep))
+        resume_path, resume_step = Path(last.path), last.timestep
+
+    run_id = new_run_id()
+    run_dir = run_dir_for(settings.home(), run_id)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create the run folder {run_dir}: {exc.strerror}; set RLTRACK_HOME")
+    logger = RunLogger(store)
+    progress = _Progress(cfg, resume_step) if cfg.progress else None
+    ctx = TrainContext(
+        config=cfg, run_id=run_id, run_dir=run_dir, sink=logger,
+        progress=progress.update if progress else None,
+        resume_checkpoint=resume_path, resume_timestep=resume_step,
+    )  # fmt: skip
+    name = cfg.run_name or default_run_name(cfg)
+    print(f"run_id: {run_id}", flush=True)
+    try:
+        if progress:
+            progress.start()
+        outcome = run_training(ctx, parent_run_id=parent.id if parent else None, name=name)
+    except ConfigError as exc:
+        logger.close()
+        fail(str(exc))
+    finally:
+        if progress:
+            progress.stop()
+    if not logger.close(timeout=60):
+        err.print("[yellow]warning:[/] not every record could be written to the database")
+    colour = {"completed": "green", "stopped": "yellow", "failed": "red"}[outcome.status]
+    out.print(
+        f"[bold {colour}]{outcome.status}[/] run {name} ({run_id}): "
+        f"{outcome.timesteps} timesteps, {outcome.episodes} episodes"
+        + (f"\n[red]{outcome.error}[/]" if outcome.error else ""),
+        highlight=False,
+    )
+    out.print(
+        f"data: {run_dir}  database: {store.url}\n"
+        f"look at it: rltrack show {run_id[:8]}  ·  rltrack episodes {run_id[:8]}",
+        highlight=False,
+    )
+    raise typer.Exit(outcome.exit_code)
+
+
+class _Progress:
+    def __init__(self, cfg: Any, start: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
+            TextColumn("ep {task.fields[episodes]}"),
+            TextColumn("reward {task.fields[reward]}"),
+            TextColumn("{task.fields[sps]} steps/s"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        )
+        self.start_step = start
+        self.task = self.progress.add_task(
+            "train", total=cfg.total_timesteps, episodes=0, reward="-", sps="-"
+        )
+        import time
+
+        self._clock = time.monotonic
+        self._t0 = self._clock()
+
+    def start(self) -> None:
+        self.progress.start()
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+    def update(self, timesteps: int, episodes: int, reward: float | None) -> None:
+        done = timesteps - self.start_step
+        elapsed = max(self._clock() - self._t0, 1e-9)
+        self.progress.update(
+            self.task, completed=done, episodes=episodes,
+            reward="-" if reward is None else f"{reward:.1f}", sps=f"{done / elapsed:,.0f}",
+        )  # fmt: skip
+
+
+# -- reading back ---------------------------------------------------------------------------
+def run_summary(run: Run) -> dict[str, Any]:
+    return {
+        "run_id": run.id, "name": run.name, "agent_id": run.agent_id,
+        "algorithm": run.algorithm, "env_id": run.env_id, "backend": run.backend,
+        "status": run.status, "start_time": run.start_time, "end_time": run.end_time,
+        "episodes": run.episodes, "timesteps": run.timesteps, "tags": run.tags,
+        "parent_run_id": run.parent_run_id, "error": run.error,
+    }  # fmt: skip
+
+
+STATUSES = ("running", "completed", "stopped", "failed")
+
+
+@app.command()
+def runs(
+    status: Annotated[str | None, typer.Option(help=f"One of {', '.join(STATUSES)}.")] = None,
+    agent_id: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """List runs, newest first."""
+    from rltrack.tracking.store import RunFilter
+
+    if status is not None and status not in STATUSES:
+        fail(f"--status {status!r}: choose one of {', '.join(STATUSES)}")
+    store = open_store(db, create=False)
+    found = store.list_runs(RunFilter(status=status, agent_id=agent_id, limit=limit))
+    if json_:
+        print_json([run_summary(r) for r in found])
+        return
+    table = Table("run", "name", "algo", "env", "status", "episodes", "timesteps", "started")
+    colours = {"completed": "green", "running": "cyan", "stopped": "yellow", "failed": "red"}
+    for r in found:
+        table.add_row(
+            r.id[:8], r.name, r.algorithm, r.env_id,
+            f"[{colours.get(r.status, 'white')}]{r.status}[/]", str(r.episodes),
+            str(r.timesteps), r.start_time.strftime("%Y-%m-%d %H:%M:%S"),
+        )  # fmt: skip
+    out.print(table)
+
+
+@app.command()
+def show(run: str, json_: JsonOpt = False, db: DbOpt = None) -> None:
+    """One run: its configuration, progress and checkpoints."""
+    store = open_store(db, create=False)
+    r = find_run(store, run)
+    counts = store.count_episodes(r.id)
+    checkpoints = store.list_checkpoints(r.id)
+    data = {
+        **run_summary(r),
+        "config": r.config,
+        "metadata": r.metadata,
+        "episodes": sum(n for s, n in counts.items() if s != "started"),
+        "episodes_by_status": counts,
+        "checkpoints": [
+            {"episode": c.episode_index, "timestep": c.timestep, "path": c.path,
+             "sha256": c.sha256, "size": c.size, "kind": c.kind}
+            for c in checkpoints
+        ],  # fmt: skip
+    }
+    if json_:
+        print_json(data)
+        return
+    out.print(f"[bold]{r.name}[/]  ({r.id})", highlight=False)
+    for key in ("status", "algorithm", "env_id", "backend", "agent_id", "start_time",
+                "end_time", "timesteps", "episodes", "error"):  # fmt: skip
+        value = data[key]
+        if value is not None:
+            out.print(f"  {key:<11} {to_jsonable(value)}", highlight=False)
+    out.print(f"  {'by status':<11} {counts}", highlight=False)
+    out.print("  hyperparams " + json.dumps(r.config.get("hyperparams", {})), highlight=False)
+    for c in data["checkpoints"]:
+        out.print(f"  checkpoint  {c['kind']:<8} step {c['timestep']:>9}  {c['path']}")
+
+
+@app.command()
+def episodes(
+    run: str,
+    status: Annotated[str | None, typer.Option(help="started, completed, truncated or error.")] = None,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Every episode of a run."""
+    if status is not None and status not in ("started", "completed", "truncated", "error"):
+        fail(f"--status {status!r}: choose one of started, completed, truncated, error")
+    store = open_store(db, create=False)
+    r = find_run(store, run)
+    rows = store.list_episodes(r.id, status=status)
+    items = [
+        {
+            "index": e.index, "env_slot": e.env_slot, "status": e.status,
+            "total_reward": e.total_reward, "steps": e.steps,
+            "start_timestep": e.start_timestep, "end_timestep": e.end_timestep,
+            "start_time": e.start_time, "end_time": e.end_time, "win": e.win,
+            "epsilon": e.epsilon, "metrics": e.metrics,
+        }  # fmt: skip
+        for e in rows
+    ]
+    if json_:
+        print_json(items)
+        return
+    table = Table("index", "slot", "status", "reward", "steps", "end step", "win", "epsilon")
+    for e in rows:
+        table.add_row(
+            str(e.index), str(e.env_slot), e.status, _fmt(e.total_reward), str(e.steps),
+            str(e.end_timestep), _fmt(e.win), _fmt(e.epsilon),
+        )  # fmt: skip
+    out.print(table)
+
+
+@app.command()
+def metrics(
+    run: str,
+    key: Annotated[str | None, typer.Option(help="Only this key, e.g. rollout/ep_rew_mean.")] = None,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Training metrics of a run (losses, rewards, fps, ...)."""
+    store = open_store(db, create=False)
+    r = find_run(store, run)
+    rows = store.list_metrics(r.id, key=key)
+    if json_:
+        print_json(
+            [{"key": m.key, "timestep": m.timestep, "value": m.value,
+              "wall_time": m.wall_time, "episodes": m.episodes} for m in rows]  # fmt: skip
+        )
+        return
+    table = Table("key", "timestep", "value", "episodes")
+    for m in rows:
+        table.add_row(m.key, str(m.timestep), _fmt(m.value), str(m.episodes))
+    out.print(table)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+# -- database -------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade(db: DbOpt = None) -> None:
+    """Create the schema, or bring an older one to this version of rltrack."""
+    from rltrack.tracking.sql import engine as eng
+    from rltrack.tracking.store import StoreError
+
+    url = eng.normalize_url(settings.database_url(db))
+    try:
+        if eng.is_sqlite(url):
+            eng.check_sqlite_location(url)
+        engine = eng.make_engine(url)
+        before, after = eng.upgrade(url, engine)
+    except StoreError as exc:
+        fail(str(exc))
+    except Exception as exc:  # sqlalchemy's OperationalError when the server is away
+        fail(f"cannot upgrade {eng.safe_url(url)}: {exc}")
+    if before == after:
+        out.print(f"{eng.safe_url(url)} is up to date (revision {after})", highlight=False)
+    else:
+        out.print(f"{eng.safe_url(url)}: {before or 'empty'} → {after}", highlight=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

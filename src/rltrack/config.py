@@ -1,0 +1,219 @@
+"""Typed training configuration: YAML file, then presets, then command-line overrides.
+
+A config is validated once, when it is built, and frozen afterwards. Every error names the
+field, what was wrong with it and where it came from (file or command line).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ALGORITHMS = ("ppo", "dqn", "a2c", "maskable_ppo", "qrdqn", "iqn")
+BACKENDS = ("sb3", "actor-learner")
+EPSILON_GREEDY = ("dqn", "qrdqn", "iqn")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message says which field and how to fix it."""
+
+
+class TrainConfig(BaseModel):
+    """Everything `rltrack train` needs. Saved with the run as its hyperparameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    algo: Literal["ppo", "dqn", "a2c", "maskable_ppo", "qrdqn", "iqn"] = Field(
+        "ppo", description="Algorithm: SB3/sb3-contrib ones, or iqn (our actor-learner)."
+    )
+    env: str = Field(
+        "CartPole-v1",
+        description="Gymnasium env id (also `module:EnvId`, which imports module first).",
+    )
+    env_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments for gymnasium.make."
+    )
+    backend: Literal["sb3", "actor-learner"] | None = Field(
+        None, description="Training backend; default: actor-learner for iqn, else sb3."
+    )
+    num_envs: int = Field(1, ge=1, le=256, description="Parallel environments.")
+    vec_env: Literal["dummy", "subproc"] = Field(
+        "dummy", description="How parallel envs run: in-process (dummy) or one process each."
+    )
+    total_timesteps: int = Field(100_000, gt=0, description="Environment steps to train for.")
+    seed: int | None = Field(0, ge=0, description="Random seed (None: not seeded).")
+    run_name: str | None = Field(
+        None, min_length=1, max_length=255, description="Default: {env}__{algo}__{seed}__{time}."
+    )
+    agent_id: str | None = Field(None, min_length=1, max_length=255)
+    tags: tuple[str, ...] = Field((), description="Free-form labels for filtering runs.")
+    policy: str = Field("MlpPolicy", description="SB3 policy class name.")
+    hyperparams: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments for the algorithm's constructor."
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    checkpoint_every_steps: int | None = Field(None, ge=1)
+    checkpoint_every_episodes: int | None = Field(None, ge=1)
+    keep_checkpoints: int = Field(3, ge=1, description="Periodic checkpoints kept (plus best, final).")
+    resume: str | None = Field(None, description="Run id whose last checkpoint to continue from.")
+    progress: bool = Field(True, description="Show a progress bar on the console.")
+    mode: Literal["smoke", "full"] | None = Field(None, description="Preset that was applied.")
+
+    @field_validator("env")
+    @classmethod
+    def _env_not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must name a Gymnasium env id, e.g. CartPole-v1")
+        return v
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_clean(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for tag in v:
+            if not tag.strip() or len(tag) > 255:
+                raise ValueError(f"tag {tag!r} must be 1 to 255 characters")
+        return tuple(dict.fromkeys(v))
+
+    @property
+    def resolved_backend(self) -> str:
+        if self.backend is not None:
+            return self.backend
+        return "actor-learner" if self.algo == "iqn" else "sb3"
+
+
+# Presets are data: a mode picks overrides, common ones first, then the algorithm's own.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "smoke": {
+        "common": {"total_timesteps": 4096, "checkpoint_every_steps": 1024},
+        "ppo": {"hyperparams": {"n_steps": 128, "batch_size": 64, "n_epochs": 4}},
+        "maskable_ppo": {"hyperparams": {"n_steps": 128, "batch_size": 64, "n_epochs": 4}},
+        "a2c": {"hyperparams": {"n_steps": 8}},
+        "dqn": {
+            "hyperparams": {
+                "learning_starts": 500, "buffer_size": 10_000, "exploration_fraction": 0.5,
+                "train_freq": 4, "target_update_interval": 500,
+            }
+        },
+        "qrdqn": {
+            "hyperparams": {
+                "learning_starts": 500, "buffer_size": 10_000, "exploration_fraction": 0.5,
+                "train_freq": 4, "target_update_interval": 500,
+            }
+        },
+        "iqn": {"hyperparams": {"learning_starts": 500, "buffer_size": 10_000}},
+    },
+    "full": {
+        "common": {"total_timesteps": 200_000, "checkpoint_every_steps": 20_000},
+        "dqn": {
+            # rl-zoo's tuned CartPole-v1 settings.
+            "hyperparams": {
+                "learning_rate": 2.3e-3, "batch_size": 64, "buffer_size": 100_000,
+                "learning_starts": 1000, "gamma": 0.99, "target_update_interval": 10,
+                "train_freq": 256, "gradient_steps": 128, "exploration_fraction": 0.16,
+                "exploration_final_eps": 0.04, "policy_kwargs": {"net_arch": [256, 256]},
+            }
+        },
+    },
+}  # fmt: skip
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def preset(mode: str | None, algo: str) -> dict[str, Any]:
+    if mode is None:
+        return {}
+    if mode not in PRESETS:
+        raise ConfigError(f"mode: unknown preset {mode!r}; choose one of {', '.join(PRESETS)}")
+    p = PRESETS[mode]
+    return deep_merge(p.get("common", {}), p.get(algo, {}))
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"config file {p} is not valid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"config file {p} must hold a mapping of settings (key: value), "
+            f"not a {type(data).__name__}"
+        )
+    return data
+
+
+def parse_set(assignments: list[str]) -> dict[str, Any]:
+    """`--set a.b=value` overrides; the value is read as YAML (numbers, lists, booleans)."""
+    out: dict[str, Any] = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: write it as key=value, e.g. hyperparams.gamma=0.98")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def build_config(
+    *,
+    file: str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    base: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """base (a resumed run's config) < preset < file < overrides, validated once."""
+    from_file = deep_merge(base or {}, read_yaml(file) if file is not None else {})
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    mode = overrides.get("mode", from_file.get("mode"))
+    algo = overrides.get("algo", from_file.get("algo", "ppo"))
+    merged = deep_merge(preset(mode, str(algo)), from_file)
+    merged = deep_merge(merged, overrides)
+    source = f" (in {file} or the command line)" if file else ""
+    try:
+        return TrainConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc) + source) from None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "config"
+        if err["type"] == "extra_forbidden":
+            known = ", ".join(TrainConfig.model_fields)
+            problems.append(f"{field}: unknown setting; known settings are {known}")
+        else:
+            problems.append(f"{field}: {err['msg']} (got {err.get('input')!r})")
+    return "config error: " + "; ".join(problems)

@@ -1,0 +1,148 @@
+"""Plain records that leave the store. ORM rows never do; these are what callers see."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclass → JSON-ready dict with ISO 8601 times."""
+    if isinstance(obj, dt.datetime):
+        return obj.isoformat()
+    if isinstance(obj, dict):
+        return {k: to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "__dataclass_fields__"):
+        return to_jsonable(asdict(obj))
+    return obj
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    id: str
+    name: str
+    algorithm: str
+    env_id: str
+    backend: str
+    status: str
+    config: dict[str, Any]
+    start_time: dt.datetime
+    end_time: dt.datetime | None
+    heartbeat_at: dt.datetime | None
+    agent_id: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    git_commit: str | None = None
+    seed: int | None = None
+    tags: list[str] = field(default_factory=list)
+    parent_run_id: str | None = None
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    total_timesteps: int | None = None
+    timesteps: int = 0
+    episodes: int = 0
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    id: int
+    run_id: str
+    index: int
+    env_slot: int
+    status: str
+    start_timestep: int
+    start_time: dt.datetime
+    agent_id: str | None = None
+    end_timestep: int | None = None
+    end_time: dt.datetime | None = None
+    steps: int | None = None
+    total_reward: float | None = None
+    win: float | None = None
+    epsilon: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    id: int
+    episode_id: int
+    direction: str
+    entry_step: int
+    exit_step: int
+    entry_price: float
+    exit_price: float
+    quantity: float
+    pnl: float
+    costs: float
+    entry_time: dt.datetime | None = None
+    exit_time: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    episode_id: int
+    step: int
+    action: float | None
+    reward: float
+    price: float | None
+    position: float | None
+    portfolio_value: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    key: str
+    timestep: int
+    value: float
+    wall_time: dt.datetime
+    episodes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    id: int
+    run_id: str
+    path: str
+    timestep: int
+    episode_index: int | None
+    sha256: str
+    size: int
+    kind: str
+    created_at: dt.datetime
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    id: int
+    run_id: str
+    kind: str
+    path: str
+    size: int
+    created_at: dt.datetime
+    sha256: str | None = None
+    media_type: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    id: int
+    run_id: str
+    checkpoint_id: int | None
+    episodes: int
+    mean_reward: float
+    std_reward: float
+    created_at: dt.datetime
+    win_rate: float | None = None
+    mean_length: float | None = None
+    opponent: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,190 @@
+"""Engines for SQLite and PostgreSQL with the settings rltrack relies on, and the schema check."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from rltrack.tracking.store import SchemaError, UnavailableError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def normalize_url(url: str) -> str:
+    """Accept the common spellings: ``postgresql://`` means psycopg 3 (the driver we ship)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sqlite_path(url: str) -> Path | None:
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+def check_sqlite_location(url: str) -> None:
+    """Refuse at once a SQLite path whose folder cannot hold the database."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UnavailableError(
+            f"cannot create the database folder {folder}: {exc.strerror}; "
+            "pass --db with a writable location or set RLTRACK_HOME"
+        ) from exc
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise UnavailableError(
+                f"the database file {path} is not writable; fix its permissions or pass --db"
+            )
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        raise UnavailableError(
+            f"the database folder {folder} is not writable; pass --db with a writable "
+            "location or set RLTRACK_HOME"
+        )
+
+
+def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise UnavailableError(
+            f"not a database URL: {url!r}; use sqlite:///path/to.db or "
+            "postgresql+psycopg://user@host:port/dbname"
+        ) from exc
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    elif parsed.get_backend_name() == "postgresql":
+        kwargs["pool_pre_ping"] = True
+        kwargs["connect_args"] = {"connect_timeout": 5}
+    else:
+        raise UnavailableError(
+            f"unsupported database {parsed.get_backend_name()!r} in {url!r}; "
+            "rltrack supports sqlite:/// and postgresql+psycopg://"
+        )
+    try:
+        engine = create_engine(url, **kwargs)
+    except Exception as exc:  # a missing driver, a malformed query string, ...
+        raise UnavailableError(f"cannot use database URL {url!r}: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook decide how transactions start (see below).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers take the write lock up front: a deferred transaction that reads and then
+        # writes can fail with SQLITE_BUSY without waiting when another process wrote first.
+        if conn.get_execution_options().get("sqlite_immediate"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def head_revision(url: str) -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        return row[0] if row else None
+
+
+def has_tables(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return inspect(conn).has_table("runs")
+
+
+def upgrade(url: str, engine: Engine) -> tuple[str | None, str]:
+    """Bring the database to the newest schema. Returns (before, after) revisions."""
+    from alembic import command
+
+    before = current_revision(engine)
+    cfg = alembic_config(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return before, head_revision(url)
+
+
+def ensure_schema(url: str, engine: Engine, *, create: bool) -> None:
+    """Create a new database at the newest schema; refuse an outdated one with the fix."""
+    try:
+        current = current_revision(engine)
+        tables = has_tables(engine)
+    except OperationalError as exc:
+        raise UnavailableError(f"cannot reach the database at {safe_url(url)}: {exc.orig}") from exc
+    head = head_revision(url)
+    if current == head:
+        return
+    if current is None and not tables:
+        if not create:
+            raise SchemaError(
+                f"the database at {safe_url(url)} has no rltrack tables; "
+                f"run `rltrack db upgrade --db {safe_url(url)}` to create them"
+            )
+        try:
+            upgrade(url, engine)
+        except OperationalError as exc:
+            raise UnavailableError(
+                f"cannot create the schema at {safe_url(url)}: {exc.orig}"
+            ) from exc
+        return
+    raise SchemaError(
+        f"the database at {safe_url(url)} has schema revision {current or 'unknown'}, "
+        f"this rltrack needs {head}; run `rltrack db upgrade --db {safe_url(url)}`"
+    )
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url

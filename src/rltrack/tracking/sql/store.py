@@ -1,0 +1,464 @@
+"""The SQL store: SQLite and PostgreSQL through SQLAlchemy Core, idempotent batch writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Insert, Table, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+
+from rltrack.tracking.entities import Checkpoint, Episode, Metric, Run
+from rltrack.tracking.sql import engine as eng
+from rltrack.tracking.sql.models import (
+    CheckpointRow,
+    EpisodeRow,
+    MetricRow,
+    RunRow,
+    RunTagRow,
+    StepRow,
+    TradeRow,
+)
+from rltrack.tracking.store import (
+    NotFoundError,
+    RunFilter,
+    Store,
+    StoreError,
+    UnavailableError,
+)
+from rltrack.training.events import (
+    CheckpointRemoved,
+    CheckpointSaved,
+    EpisodeEnded,
+    EpisodeStarted,
+    Event,
+    Heartbeat,
+    MetricsLogged,
+    RunEnded,
+    RunStarted,
+)
+
+RUNS: Table = RunRow.__table__  # type: ignore[assignment]
+TAGS: Table = RunTagRow.__table__  # type: ignore[assignment]
+EPISODES: Table = EpisodeRow.__table__  # type: ignore[assignment]
+TRADES: Table = TradeRow.__table__  # type: ignore[assignment]
+STEPS: Table = StepRow.__table__  # type: ignore[assignment]
+METRICS: Table = MetricRow.__table__  # type: ignore[assignment]
+CHECKPOINTS: Table = CheckpointRow.__table__  # type: ignore[assignment]
+
+_EPISODE_FINAL_COLUMNS = (
+    "env_slot", "agent_id", "status", "start_time", "end_time", "start_timestep",
+    "end_timestep", "steps", "total_reward", "win", "epsilon", "metrics",
+)  # fmt: skip
+
+
+def stale_after_s() -> float:
+    """Seconds without a heartbeat after which a running run is reported failed."""
+    return float(os.environ.get("RLTRACK_STALE_S", "30"))
+
+
+class SqlStore(Store):
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = eng.normalize_url(url)
+        if eng.is_sqlite(self.url):
+            eng.check_sqlite_location(self.url)
+        self.engine = eng.make_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        eng.ensure_schema(self.url, self.engine, create=create)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- plumbing ---------------------------------------------------------------------
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        try:
+            with (
+                self.engine.connect().execution_options(sqlite_immediate=True) as conn,
+                conn.begin(),
+            ):
+                yield conn
+        except (OperationalError, DBAPIError) as exc:
+            if _is_unavailable(exc):
+                raise UnavailableError(f"database unavailable: {exc.orig}") from exc
+            raise StoreError(f"database error: {exc.orig}") from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except (OperationalError, DBAPIError) as exc:
+            if _is_unavailable(exc):
+                raise UnavailableError(f"database unavailable: {exc.orig}") from exc
+            raise StoreError(f"database error: {exc.orig}") from exc
+
+    def _insert(self, table: Table) -> Insert:
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def _upsert(self, table: Table, keys: Sequence[str], columns: Sequence[str]) -> Insert:
+        stmt: Any = self._insert(table)
+        return stmt.on_conflict_do_update(  # type: ignore[no-any-return]
+            index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
+        )
+
+    def _insert_ignore(self, table: Table, keys: Sequence[str]) -> Insert:
+        stmt: Any = self._insert(table)
+        return stmt.on_conflict_do_nothing(index_elements=list(keys))  # type: ignore[no-any-return]
+
+    # -- writes -----------------------------------------------------------------------
+    def write(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        b = _Batch.collect(events)
+        with self._writing() as conn:
+            for run in b.runs_started:
+                self._start_run(conn, run)
+            if b.episodes_started:
+                conn.execute(
+                    self._insert_ignore(EPISODES, ("run_id", "idx")),
+                    [_started_row(e) for e in b.episodes_started],
+                )
+            if b.episodes_ended:
+                conn.execute(
+                    self._upsert(EPISODES, ("run_id", "idx"), _EPISODE_FINAL_COLUMNS),
+                    [_ended_row(e) for e in b.episodes_ended],
+                )
+                self._write_trades_and_steps(conn, b.episodes_ended)
+            if b.metrics:
+                conn.execute(
+                    self._upsert(METRICS, ("run_id", "key", "timestep"), ("value", "wall_time")),
+                    b.metrics,
+                )
+            if b.checkpoints:
+                conn.execute(
+                    self._upsert(
+                        CHECKPOINTS,
+                        ("run_id", "path"),
+                        ("timestep", "episode_index", "sha256", "size", "kind", "created_at",
+                         "metrics"),
+                    ),
+                    [_checkpoint_row(c) for c in b.checkpoints],
+                )
+            for removed in b.checkpoints_removed:
+                conn.execute(
+                    delete(CHECKPOINTS).where(
+                        CHECKPOINTS.c.run_id == removed.run_id, CHECKPOINTS.c.path == removed.path
+                    )
+                )
+            for beat in b.heartbeats:
+                conn.execute(
+                    update(RUNS)
+                    .where(RUNS.c.id == beat.run_id)
+                    .values(heartbeat_at=beat.time, timesteps=beat.timesteps, episodes=beat.episodes)
+                )
+            for end in b.runs_ended:
+                self._end_run(conn, end)
+
+    def _start_run(self, conn: Connection, ev: RunStarted) -> None:
+        row = {
+            "id": ev.run_id, "name": ev.name, "agent_id": ev.agent_id,
+            "algorithm": ev.algorithm, "env_id": ev.env_id, "backend": ev.backend,
+            "status": "running", "config": ev.config, "start_time": ev.time,
+            "heartbeat_at": ev.time, "host": ev.host, "pid": ev.pid,
+            "git_commit": ev.git_commit, "seed": ev.seed, "tags": list(ev.tags),
+            "parent_run_id": ev.parent_run_id, "meta": ev.metadata,
+            "total_timesteps": ev.total_timesteps, "timesteps": 0, "episodes": 0,
+        }  # fmt: skip
+        # The ORM attribute "meta" maps to the column "metadata".
+        row["metadata"] = row.pop("meta")
+        conn.execute(self._insert_ignore(RUNS, ("id",)), [row])
+        if ev.tags:
+            conn.execute(
+                self._insert_ignore(TAGS, ("run_id", "tag")),
+                [{"run_id": ev.run_id, "tag": t} for t in ev.tags],
+            )
+
+    def _end_run(self, conn: Connection, ev: RunEnded) -> None:
+        values: dict[str, Any] = {
+            "status": ev.status, "end_time": ev.time, "heartbeat_at": ev.time,
+            "timesteps": ev.timesteps, "episodes": ev.episodes, "error": ev.error,
+        }  # fmt: skip
+        if ev.metadata:
+            current = conn.execute(select(RUNS.c.metadata).where(RUNS.c.id == ev.run_id)).scalar()
+            values["metadata"] = {**(current or {}), **ev.metadata}
+        conn.execute(update(RUNS).where(RUNS.c.id == ev.run_id).values(**values))
+
+    def _write_trades_and_steps(self, conn: Connection, ended: Sequence[EpisodeEnded]) -> None:
+        detailed = [e for e in ended if e.trades or e.trace]
+        if not detailed:
+            return
+        ids = self._episode_ids(conn, [(e.run_id, e.index) for e in detailed])
+        trades, steps = [], []
+        for e in detailed:
+            episode_id = ids[(e.run_id, e.index)]
+            for seq, t in enumerate(e.trades):
+                trades.append(
+                    {
+                        "episode_id": episode_id, "seq": seq, "direction": t.direction,
+                        "entry_step": t.entry_step, "exit_step": t.exit_step,
+                        "entry_time": t.entry_time, "exit_time": t.exit_time,
+                        "entry_price": t.entry_price, "exit_price": t.exit_price,
+                        "quantity": t.quantity, "pnl": t.pnl, "costs": t.costs,
+                    }  # fmt: skip
+                )
+            for s in e.trace:
+                steps.append(
+                    {
+                        "episode_id": episode_id, "step": s.step, "action": s.action,
+                        "reward": s.reward, "price": s.price, "position": s.position,
+                        "portfolio_value": s.portfolio_value,
+                    }  # fmt: skip
+                )
+        if trades:
+            conn.execute(self._insert_ignore(TRADES, ("episode_id", "seq")), trades)
+        if steps:
+            conn.execute(self._insert_ignore(STEPS, ("episode_id", "step")), steps)
+
+    def _episode_ids(
+        self, conn: Connection, keys: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        out: dict[tuple[str, int], int] = {}
+        by_run: dict[str, list[int]] = {}
+        for run_id, index in keys:
+            by_run.setdefault(run_id, []).append(index)
+        for run_id, indices in by_run.items():
+            rows = conn.execute(
+                select(EPISODES.c.id, EPISODES.c.idx).where(
+                    EPISODES.c.run_id == run_id, EPISODES.c.idx.in_(indices)
+                )
+            )
+            out.update({(run_id, int(idx)): int(id_) for id_, idx in rows})
+        return out
+
+    def heartbeat(self, run_id: str, at: dt.datetime) -> None:
+        with self._writing() as conn:
+            conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(heartbeat_at=at))
+
+    # -- reads ------------------------------------------------------------------------
+    def get_run(self, run_ref: str) -> Run:
+        with self._reading() as conn:
+            row = conn.execute(select(RUNS).where(RUNS.c.id == run_ref)).mappings().first()
+            if row is None:
+                matches = list(
+                    conn.execute(
+                        select(RUNS)
+                        .where(or_(RUNS.c.id.startswith(run_ref, autoescape=True),
+                                   RUNS.c.name == run_ref))
+                        .limit(5)
+                    ).mappings()
+                )
+                if not matches or len(run_ref) < 4 and matches[0]["name"] != run_ref:
+                    raise NotFoundError(
+                        f"no run {run_ref!r}; `rltrack runs` lists the runs in {eng.safe_url(self.url)}"
+                    )
+                if len(matches) > 1:
+                    names = ", ".join(f"{m['id']} ({m['name']})" for m in matches)
+                    raise NotFoundError(
+                        f"{run_ref!r} matches several runs: {names}; give more of the run id"
+                    )
+                row = matches[0]
+            return _run_entity(row)
+
+    def list_runs(self, flt: RunFilter | None = None) -> list[Run]:
+        flt = flt or RunFilter()
+        stmt = select(RUNS).order_by(RUNS.c.start_time.desc(), RUNS.c.id)
+        if flt.agent_id is not None:
+            stmt = stmt.where(RUNS.c.agent_id == flt.agent_id)
+        if flt.algorithm is not None:
+            stmt = stmt.where(RUNS.c.algorithm == flt.algorithm)
+        if flt.env_id is not None:
+            stmt = stmt.where(RUNS.c.env_id == flt.env_id)
+        stale = stale_after_s()
+        if flt.status is not None:
+            # A running run whose heartbeat is stale is reported as failed; filter the same way.
+            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=stale)
+            alive = RUNS.c.heartbeat_at >= cutoff
+            if flt.status == "running":
+                stmt = stmt.where(RUNS.c.status == "running", alive)
+            elif flt.status == "failed":
+                stmt = stmt.where(
+                    or_(RUNS.c.status == "failed", (RUNS.c.status == "running") & ~alive)
+                )
+            else:
+                stmt = stmt.where(RUNS.c.status == flt.status)
+        if flt.offset:
+            stmt = stmt.offset(flt.offset)
+        if flt.limit is not None:
+            stmt = stmt.limit(flt.limit)
+        with self._reading() as conn:
+            return [_run_entity(r, stale) for r in conn.execute(stmt).mappings()]
+
+    def list_episodes(
+        self, run_id: str, *, status: str | None = None, limit: int | None = None
+    ) -> list[Episode]:
+        stmt = select(EPISODES).where(EPISODES.c.run_id == run_id).order_by(EPISODES.c.idx)
+        if status is not None:
+            stmt = stmt.where(EPISODES.c.status == status)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._reading() as conn:
+            return [_episode_entity(r) for r in conn.execute(stmt).mappings()]
+
+    def count_episodes(self, run_id: str) -> dict[str, int]:
+        stmt = (
+            select(EPISODES.c.status, func.count())
+            .where(EPISODES.c.run_id == run_id)
+            .group_by(EPISODES.c.status)
+        )
+        with self._reading() as conn:
+            return {status: int(n) for status, n in conn.execute(stmt)}
+
+    def list_metrics(self, run_id: str, *, key: str | None = None) -> list[Metric]:
+        stmt = (
+            select(METRICS)
+            .where(METRICS.c.run_id == run_id)
+            .order_by(METRICS.c.key, METRICS.c.timestep)
+        )
+        if key is not None:
+            stmt = stmt.where(METRICS.c.key == key)
+        with self._reading() as conn:
+            return [
+                Metric(
+                    key=r["key"], timestep=r["timestep"], value=r["value"],
+                    wall_time=r["wall_time"], episodes=r["episodes"],
+                )  # fmt: skip
+                for r in conn.execute(stmt).mappings()
+            ]
+
+    def list_checkpoints(self, run_id: str) -> list[Checkpoint]:
+        stmt = (
+            select(CHECKPOINTS)
+            .where(CHECKPOINTS.c.run_id == run_id)
+            .order_by(CHECKPOINTS.c.timestep, CHECKPOINTS.c.id)
+        )
+        with self._reading() as conn:
+            return [
+                Checkpoint(
+                    id=r["id"], run_id=r["run_id"], path=r["path"], timestep=r["timestep"],
+                    episode_index=r["episode_index"], sha256=r["sha256"], size=r["size"],
+                    kind=r["kind"], created_at=r["created_at"], metrics=r["metrics"] or {},
+                )  # fmt: skip
+                for r in conn.execute(stmt).mappings()
+            ]
+
+
+class _Batch:
+    """Events of one write, grouped by table in an order that satisfies foreign keys."""
+
+    def __init__(self) -> None:
+        self.runs_started: list[RunStarted] = []
+        self.episodes_started: list[EpisodeStarted] = []
+        self.episodes_ended: list[EpisodeEnded] = []
+        self.metrics: list[dict[str, Any]] = []
+        self.checkpoints: list[CheckpointSaved] = []
+        self.checkpoints_removed: list[CheckpointRemoved] = []
+        self.heartbeats: list[Heartbeat] = []
+        self.runs_ended: list[RunEnded] = []
+
+    @classmethod
+    def collect(cls, events: Sequence[Event]) -> _Batch:
+        b = cls()
+        ended: dict[tuple[str, int], EpisodeEnded] = {}
+        for ev in events:
+            if isinstance(ev, EpisodeEnded):
+                ended[(ev.run_id, ev.index)] = ev
+            elif isinstance(ev, EpisodeStarted):
+                b.episodes_started.append(ev)
+            elif isinstance(ev, MetricsLogged):
+                b.metrics.extend(
+                    {
+                        "run_id": ev.run_id, "key": k, "timestep": ev.timestep,
+                        "value": float(v), "wall_time": ev.time, "episodes": ev.episodes,
+                    }  # fmt: skip
+                    for k, v in ev.values.items()
+                )
+            elif isinstance(ev, RunStarted):
+                b.runs_started.append(ev)
+            elif isinstance(ev, CheckpointSaved):
+                b.checkpoints.append(ev)
+            elif isinstance(ev, CheckpointRemoved):
+                b.checkpoints_removed.append(ev)
+            elif isinstance(ev, Heartbeat):
+                b.heartbeats.append(ev)
+            elif isinstance(ev, RunEnded):
+                b.runs_ended.append(ev)
+        # An episode that starts and ends inside one batch is written once, as its final row.
+        b.episodes_started = [e for e in b.episodes_started if (e.run_id, e.index) not in ended]
+        b.episodes_ended = list(ended.values())
+        # A checkpoint removed after being saved in the same batch needs no insert.
+        gone = {(c.run_id, c.path) for c in b.checkpoints_removed}
+        b.checkpoints = [c for c in b.checkpoints if (c.run_id, c.path) not in gone]
+        return b
+
+
+def _started_row(e: EpisodeStarted) -> dict[str, Any]:
+    return {
+        "run_id": e.run_id, "idx": e.index, "env_slot": e.env_slot, "agent_id": e.agent_id,
+        "status": "started", "start_time": e.time, "start_timestep": e.start_timestep,
+        "metrics": {},
+    }  # fmt: skip
+
+
+def _ended_row(e: EpisodeEnded) -> dict[str, Any]:
+    return {
+        "run_id": e.run_id, "idx": e.index, "env_slot": e.env_slot, "agent_id": e.agent_id,
+        "status": e.status, "start_time": e.start_time, "end_time": e.time,
+        "start_timestep": e.start_timestep, "end_timestep": e.end_timestep, "steps": e.steps,
+        "total_reward": e.total_reward, "win": e.win, "epsilon": e.epsilon, "metrics": e.metrics,
+    }  # fmt: skip
+
+
+def _checkpoint_row(c: CheckpointSaved) -> dict[str, Any]:
+    return {
+        "run_id": c.run_id, "path": c.path, "timestep": c.timestep,
+        "episode_index": c.episode_index, "sha256": c.sha256, "size": c.size, "kind": c.kind,
+        "created_at": c.time, "metrics": c.metrics,
+    }  # fmt: skip
+
+
+def _run_entity(r: Any, stale_s: float | None = None) -> Run:
+    status, error = r["status"], r["error"]
+    stale = stale_after_s() if stale_s is None else stale_s
+    beat = r["heartbeat_at"]
+    if status == "running" and beat is not None:
+        if (dt.datetime.now(dt.UTC) - beat).total_seconds() > stale:
+            status, error = "failed", error or "heartbeat lost"
+    return Run(
+        id=r["id"], name=r["name"], algorithm=r["algorithm"], env_id=r["env_id"],
+        backend=r["backend"], status=status, config=r["config"] or {},
+        start_time=r["start_time"], end_time=r["end_time"], heartbeat_at=beat,
+        agent_id=r["agent_id"], host=r["host"], pid=r["pid"], git_commit=r["git_commit"],
+        seed=r["seed"], tags=list(r["tags"] or []), parent_run_id=r["parent_run_id"],
+        error=error, metadata=r["metadata"] or {}, total_timesteps=r["total_timesteps"],
+        timesteps=r["timesteps"] or 0, episodes=r["episodes"] or 0, notes=r["notes"],
+    )  # fmt: skip
+
+
+def _episode_entity(r: Any) -> Episode:
+    return Episode(
+        id=r["id"], run_id=r["run_id"], index=r["idx"], env_slot=r["env_slot"],
+        status=r["status"], start_timestep=r["start_timestep"], start_time=r["start_time"],
+        agent_id=r["agent_id"], end_timestep=r["end_timestep"], end_time=r["end_time"],
+        steps=r["steps"], total_reward=r["total_reward"], win=r["win"], epsilon=r["epsilon"],
+        metrics=r["metrics"] or {},
+    )  # fmt: skip
+
+
+def _is_unavailable(exc: SQLAlchemyError) -> bool:
+    """Errors that a later retry can cure: connection loss, locks, read-only or full disks."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError):
+        return True
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(
+        s in text
+        for s in ("readonly", "read-only", "locked", "connection", "server closed", "disk i/o")
+    )

@@ -1,0 +1,89 @@
+"""The store interface: every read and write of the training history goes through it.
+
+One implementation (``rltrack.tracking.sql.SqlStore``) serves SQLite and PostgreSQL, chosen
+by URL; :func:`open_store` imports it lazily so that importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rltrack.tracking.entities import Checkpoint, Episode, Metric, Run
+from rltrack.training.events import Event
+
+
+class StoreError(Exception):
+    """Base class of the store's errors."""
+
+
+class NotFoundError(StoreError):
+    pass
+
+
+class AlreadyExistsError(StoreError):
+    pass
+
+
+class UnavailableError(StoreError):
+    """The database cannot be reached (down, unwritable, locked for too long)."""
+
+
+class SchemaError(StoreError):
+    """The database schema is missing or older than this version of rltrack."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    status: str | None = None
+    agent_id: str | None = None
+    algorithm: str | None = None
+    env_id: str | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+class Store(abc.ABC):
+    url: str
+
+    # -- writes -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def write(self, events: Sequence[Event]) -> None:
+        """Apply events in order, in one transaction. Idempotent: writing the same events again
+        changes nothing. Raises :class:`UnavailableError` when the database cannot be reached."""
+
+    @abc.abstractmethod
+    def heartbeat(self, run_id: str, at: dt.datetime) -> None: ...
+
+    # -- reads --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_run(self, run_ref: str) -> Run:
+        """A run by id, unique id prefix or unique name. Raises :class:`NotFoundError`."""
+
+    @abc.abstractmethod
+    def list_runs(self, flt: RunFilter | None = None) -> list[Run]: ...
+
+    @abc.abstractmethod
+    def list_episodes(
+        self, run_id: str, *, status: str | None = None, limit: int | None = None
+    ) -> list[Episode]: ...
+
+    @abc.abstractmethod
+    def list_metrics(self, run_id: str, *, key: str | None = None) -> list[Metric]: ...
+
+    @abc.abstractmethod
+    def list_checkpoints(self, run_id: str) -> list[Checkpoint]: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+def open_store(url: str, *, create: bool = True) -> Store:
+    """Open the store at ``url``. With ``create`` a new database is created at the current
+    schema; an existing one at an older schema raises :class:`SchemaError` naming
+    ``rltrack db upgrade``."""
+    from rltrack.tracking.sql.store import SqlStore
+
+    return SqlStore(url, create=create)

@@ -1,0 +1,197 @@
+"""Stable-Baselines3 backend: any SB3 / sb3-contrib algorithm, tracked through a callback."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import KVWriter, Logger
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+
+from rltrack.config import EPSILON_GREEDY, ConfigError, TrainConfig
+from rltrack.envs import make_env
+from rltrack.training.checkpoints import CheckpointManager
+from rltrack.training.context import TrainContext, TrainResult
+from rltrack.training.episodes import EpisodeTracker
+from rltrack.training.events import EventSink, MetricsLogged
+
+# Hyperparameters worth showing next to a run, read back from the built model.
+RESOLVED_HYPERPARAMS = (
+    "learning_rate", "gamma", "n_steps", "batch_size", "n_epochs", "gae_lambda", "clip_range",
+    "ent_coef", "vf_coef", "max_grad_norm", "buffer_size", "learning_starts", "tau",
+    "train_freq", "gradient_steps", "target_update_interval", "exploration_fraction",
+    "exploration_initial_eps", "exploration_final_eps", "policy_kwargs",
+)  # fmt: skip
+
+
+def algorithm_class(algo: str) -> type[BaseAlgorithm]:
+    if algo in ("ppo", "dqn", "a2c"):
+        import stable_baselines3 as sb3
+
+        return {"ppo": sb3.PPO, "dqn": sb3.DQN, "a2c": sb3.A2C}[algo]  # type: ignore[return-value]
+    if algo in ("maskable_ppo", "qrdqn"):
+        import sb3_contrib
+
+        return {"maskable_ppo": sb3_contrib.MaskablePPO, "qrdqn": sb3_contrib.QRDQN}[algo]  # type: ignore[return-value]
+    raise ConfigError(f"algo: {algo!r} is not an SB3 algorithm; use --backend actor-learner")
+
+
+def _env_factory(env_id: str, env_kwargs: dict[str, Any], ignore_sigint: bool) -> Any:
+    def make() -> Any:
+        if ignore_sigint:
+            # The parent owns shutdown: a Ctrl-C must not kill the env workers mid-step.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        return make_env(env_id, env_kwargs)
+
+    return make
+
+
+def build_vec_env(cfg: TrainConfig) -> VecEnv:
+    subproc = cfg.vec_env == "subproc"
+    return make_vec_env(
+        _env_factory(cfg.env, cfg.env_kwargs, subproc),
+        n_envs=cfg.num_envs,
+        seed=cfg.seed,
+        vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv,
+    )
+
+
+def resolved_hyperparams(model: BaseAlgorithm, given: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in RESOLVED_HYPERPARAMS:
+        value = getattr(model, name, None)
+        if name == "train_freq" and value is not None:
+            value = int(value.frequency)
+        if name == "clip_range" and callable(value):
+            value = float(value(1.0))
+        if value is None or callable(value):
+            continue
+        if isinstance(value, np.generic):
+            value = value.item()
+        out[name] = value
+    out.update(given)
+    return out
+
+
+class _MetricsWriter(KVWriter):
+    """SB3 logger output that turns each `dump(step)` into one MetricsLogged event."""
+
+    def __init__(self, sink: EventSink, run_id: str, tracker: EpisodeTracker) -> None:
+        self.sink, self.run_id, self.tracker = sink, run_id, tracker
+
+    def write(self, key_values: dict[str, Any], key_excluded: Any, step: int = 0) -> None:
+        values = {
+            k: float(v)
+            for k, v in key_values.items()
+            if isinstance(v, int | float | np.number) and not isinstance(v, bool)
+        }
+        if values:
+            self.sink.emit(
+                MetricsLogged(self.run_id, int(step), values, episodes=self.tracker.finished)
+            )
+
+    def close(self) -> None:
+        pass
+
+
+class _TrackingCallback(BaseCallback):
+    def __init__(self, backend: Sb3Backend) -> None:
+        super().__init__()
+        self.b = backend
+        self._last_progress = 0.0
+
+    def _on_training_start(self) -> None:
+        for slot in range(self.training_env.num_envs):
+            self.b.tracker.start(slot, self.num_timesteps)
+
+    def _on_step(self) -> bool:
+        b = self.b
+        b.tracker.step(
+            self.locals["rewards"], self.locals["dones"], self.locals["infos"],
+            self.num_timesteps, self.locals.get("actions"),
+        )  # fmt: skip
+        if b.checkpoints.due(self.num_timesteps, b.tracker.finished):
+            b.save_periodic(self.num_timesteps)
+        now = time.monotonic()
+        if b.ctx.progress is not None and now - self._last_progress > 0.2:
+            self._last_progress = now
+            b.ctx.progress(self.num_timesteps, b.tracker.finished, b.tracker.mean_recent_reward)
+        return not b.ctx.stop.requested
+
+
+class Sb3Backend:
+    name = "sb3"
+
+    def __init__(self, ctx: TrainContext) -> None:
+        self.ctx = ctx
+        cfg = ctx.config
+        self.env = build_vec_env(cfg)
+        cls = algorithm_class(cfg.algo)
+        try:
+            if ctx.resume_checkpoint is not None:
+                self.model = cls.load(ctx.resume_checkpoint, env=self.env, device=cfg.device)
+            else:
+                self.model = cls(
+                    cfg.policy, self.env, seed=cfg.seed, device=cfg.device, verbose=0,
+                    **cfg.hyperparams,
+                )  # fmt: skip
+        except TypeError as exc:
+            self.env.close()
+            raise ConfigError(f"hyperparams: {exc} (not a {cls.__name__} argument)") from None
+        except (ValueError, AssertionError) as exc:
+            self.env.close()
+            raise ConfigError(f"hyperparams: {cls.__name__} refused them: {exc}") from None
+        epsilon = (
+            (lambda: float(self.model.exploration_rate))  # type: ignore[attr-defined]
+            if cfg.algo in EPSILON_GREEDY
+            else None
+        )
+        self.tracker = EpisodeTracker(ctx.sink, ctx.run_id, agent_id=cfg.agent_id, epsilon=epsilon)
+        self.checkpoints = CheckpointManager(
+            ctx.sink, ctx.run_id, ctx.checkpoint_dir, keep_last=cfg.keep_checkpoints,
+            every_steps=cfg.checkpoint_every_steps, every_episodes=cfg.checkpoint_every_episodes,
+        )  # fmt: skip
+        self.model.set_logger(Logger(None, [_MetricsWriter(ctx.sink, ctx.run_id, self.tracker)]))
+
+    def hyperparams(self) -> dict[str, Any]:
+        return resolved_hyperparams(self.model, self.ctx.config.hyperparams)
+
+    def _save(self, path: Path) -> None:
+        self.model.save(path)
+
+    def _last_index(self) -> int | None:
+        return self.tracker.started - 1 if self.tracker.started else None
+
+    def save_periodic(self, timestep: int) -> None:
+        mean = self.tracker.mean_recent_reward
+        metrics = {"mean_reward_100": mean} if mean is not None else {}
+        self.checkpoints.save_periodic(self._save, timestep, self._last_index(), mean, metrics)
+
+    def train(self) -> TrainResult:
+        cfg = self.ctx.config
+        timesteps = self.ctx.resume_timestep
+        try:
+            self.model.learn(
+                total_timesteps=cfg.total_timesteps,
+                callback=_TrackingCallback(self),
+                reset_num_timesteps=self.ctx.resume_checkpoint is None,
+                progress_bar=False,
+            )
+            timesteps = self.model.num_timesteps
+            self.tracker.finalize_all("truncated", timesteps)
+            mean = self.tracker.mean_recent_reward
+            metrics = {"mean_reward_100": mean} if mean is not None else {}
+            self.checkpoints.save(self._save, "final", timesteps, self._last_index(), metrics)
+        except BaseException:
+            self.tracker.finalize_all("error", self.model.num_timesteps)
+            raise
+        finally:
+            self.env.close()
+        return TrainResult(timesteps, self.tracker.finished, stopped=self.ctx.stop.requested)

@@ -1,0 +1,152 @@
+"""One training run from start to end: run events, signals, failures, exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import traceback
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+from rltrack.config import TrainConfig
+from rltrack.training.context import StopRequest, TrainContext, TrainResult
+from rltrack.training.events import RunEnded, RunStarted, RunStatus
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class Backend(Protocol):
+    name: str
+
+    def hyperparams(self) -> dict[str, Any]: ...
+
+    def train(self) -> TrainResult: ...
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def default_run_name(cfg: TrainConfig) -> str:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    env = cfg.env.replace("/", "-").replace(":", "-")
+    return f"{env}__{cfg.algo}__{cfg.seed}__{stamp}"
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=2, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def make_backend(ctx: TrainContext) -> Backend:
+    if ctx.config.resolved_backend == "sb3":
+        from rltrack.training.backends.sb3 import Sb3Backend
+
+        return Sb3Backend(ctx)
+    from rltrack.training.backends.actor_learner import ActorLearnerBackend
+
+    return ActorLearnerBackend(ctx)
+
+
+@contextmanager
+def graceful_signals(stop: StopRequest) -> Iterator[None]:
+    """First SIGINT/SIGTERM: stop after the current step. Second SIGINT: stop at once."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        already = stop.requested
+        stop.request(signum)
+        if already and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: RunStatus
+    exit_code: int
+    timesteps: int
+    episodes: int
+    error: str | None = None
+
+
+def run_training(ctx: TrainContext, *, parent_run_id: str | None = None, name: str) -> RunOutcome:
+    """Build the backend, announce the run, train, and record how it ended.
+
+    Configuration errors raised while building the backend propagate before anything is
+    recorded; everything after the run is announced ends in a RunEnded event.
+    """
+    cfg = ctx.config
+    backend = make_backend(ctx)
+    config = cfg.model_dump(mode="json")
+    config["hyperparams"] = backend.hyperparams()
+    config["backend"] = backend.name
+    ctx.sink.emit(
+        RunStarted(
+            run_id=ctx.run_id, name=name, algorithm=cfg.algo, env_id=cfg.env,
+            backend=backend.name, config=config, agent_id=cfg.agent_id, seed=cfg.seed,
+            tags=cfg.tags, parent_run_id=parent_run_id, host=socket.gethostname(),
+            pid=os.getpid(), git_commit=git_commit(), total_timesteps=cfg.total_timesteps,
+            metadata={"run_dir": str(ctx.run_dir.resolve()),
+                      "start_timestep": ctx.resume_timestep},
+        )  # fmt: skip
+    )
+    status: RunStatus
+    try:
+        with graceful_signals(ctx.stop):
+            result = backend.train()
+    except KeyboardInterrupt:
+        timesteps, episodes = _timesteps_of(backend), _episodes_of(backend)
+        ctx.sink.emit(RunEnded(ctx.run_id, "stopped", timesteps, episodes))
+        return RunOutcome(ctx.run_id, "stopped", ctx.stop.exit_code, timesteps, episodes)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        ctx.sink.emit(
+            RunEnded(
+                ctx.run_id, "failed", _timesteps_of(backend), _episodes_of(backend), error=error,
+                metadata={"error_type": type(exc).__name__, "error_message": str(exc),
+                          "traceback": traceback.format_exc()},
+            )  # fmt: skip
+        )
+        return RunOutcome(
+            ctx.run_id, "failed", EXIT_FAILED, _timesteps_of(backend), _episodes_of(backend), error
+        )
+    if ctx.stop.requested:
+        status, code = "stopped", ctx.stop.exit_code
+    else:
+        status, code = "completed", EXIT_OK
+    ctx.sink.emit(RunEnded(ctx.run_id, status, result.timesteps, result.episodes))
+    return RunOutcome(ctx.run_id, status, code, result.timesteps, result.episodes)
+
+
+def _timesteps_of(backend: Backend) -> int:
+    model = getattr(backend, "model", None)
+    return int(getattr(model, "num_timesteps", 0) or 0)
+
+
+def _episodes_of(backend: Backend) -> int:
+    tracker = getattr(backend, "tracker", None)
+    return int(getattr(tracker, "finished", 0) or 0)
+
+
+def run_dir_for(home: Path, run_id: str) -> Path:
+    return home / "runs" / run_id
