@@ -167,11 +167,16 @@ def _train(cfg: Any, store: Any, parent: Run | None) -> NoReturn:
         resume_checkpoint=resume_path, resume_timestep=resume_step,
     )  # fmt: skip
     name = cfg.run_name or default_run_name(cfg)
-    print(f"run_id: {run_id}", flush=True)
-    try:
+
+    def started(run_id: str) -> None:
+        print(f"run_id: {run_id}", flush=True)
         if progress:
             progress.start()
-        outcome = run_training(ctx, parent_run_id=parent.id if parent else None, name=name)
+
+    try:
+        outcome = run_training(
+            ctx, name=name, parent_run_id=parent.id if parent else None, on_started=started
+        )
     except ConfigError as exc:
         logger.close()
         fail(str(exc))
@@ -266,7 +271,7 @@ def runs(
 
     if status is not None and status not in STATUSES:
         fail(f"--status {status!r}: choose one of {', '.join(STATUSES)}")
-    store = open_store(db, create=False)
+    store = open_store(db)
     found = store.list_runs(RunFilter(status=status, agent_id=agent_id, limit=limit))
     if json_:
         print_json([run_summary(r) for r in found])
@@ -285,7 +290,7 @@ def runs(
 @app.command()
 def show(run: str, json_: JsonOpt = False, db: DbOpt = None) -> None:
     """One run: its configuration, progress and checkpoints."""
-    store = open_store(db, create=False)
+    store = open_store(db)
     r = find_run(store, run)
     counts = store.count_episodes(r.id)
     checkpoints = store.list_checkpoints(r.id)
@@ -326,7 +331,7 @@ def episodes(
     """Every episode of a run."""
     if status is not None and status not in ("started", "completed", "truncated", "error"):
         fail(f"--status {status!r}: choose one of started, completed, truncated, error")
-    store = open_store(db, create=False)
+    store = open_store(db)
     r = find_run(store, run)
     rows = store.list_episodes(r.id, status=status)
     items = [
@@ -359,7 +364,7 @@ def metrics(
     db: DbOpt = None,
 ) -> None:
     """Training metrics of a run (losses, rewards, fps, ...)."""
-    store = open_store(db, create=False)
+    store = open_store(db)
     r = find_run(store, run)
     rows = store.list_metrics(r.id, key=key)
     if json_:

@@ -213,7 +213,10 @@ def format_validation_error(exc: ValidationError) -> str:
         field = ".".join(str(p) for p in err["loc"]) or "config"
         if err["type"] == "extra_forbidden":
             known = ", ".join(TrainConfig.model_fields)
-            problems.append(f"{field}: unknown setting; known settings are {known}")
+            hint = ""
+            if len(err["loc"]) == 1:
+                hint = f" (an algorithm argument? write it as hyperparams.{field})"
+            problems.append(f"{field}: unknown setting{hint}; known settings are {known}")
         else:
             problems.append(f"{field}: {err['msg']} (got {err.get('input')!r})")
     return "config error: " + "; ".join(problems)

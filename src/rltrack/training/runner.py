@@ -9,7 +9,7 @@ import socket
 import subprocess
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +89,13 @@ class RunOutcome:
     error: str | None = None
 
 
-def run_training(ctx: TrainContext, *, parent_run_id: str | None = None, name: str) -> RunOutcome:
+def run_training(
+    ctx: TrainContext,
+    *,
+    name: str,
+    parent_run_id: str | None = None,
+    on_started: Callable[[str], None] | None = None,
+) -> RunOutcome:
     """Build the backend, announce the run, train, and record how it ended.
 
     Configuration errors raised while building the backend propagate before anything is
@@ -110,6 +116,8 @@ def run_training(ctx: TrainContext, *, parent_run_id: str | None = None, name: s
                       "start_timestep": ctx.resume_timestep},
         )  # fmt: skip
     )
+    if on_started is not None:
+        on_started(ctx.run_id)
     status: RunStatus
     try:
         with graceful_signals(ctx.stop):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -54,6 +55,12 @@ _EPISODE_FINAL_COLUMNS = (
     "env_slot", "agent_id", "status", "start_time", "end_time", "start_timestep",
     "end_timestep", "steps", "total_reward", "win", "epsilon", "metrics",
 )  # fmt: skip
+_EPISODE_STARTED_COLUMNS = (
+    "run_id", "idx", "env_slot", "agent_id", "status", "start_time", "start_timestep", "metrics",
+)  # fmt: skip
+_METRIC_COLUMNS = ("run_id", "key", "timestep", "value", "wall_time", "episodes")
+# Columns whose bound values need a cast on PostgreSQL (JSON text → jsonb).
+_JSON_COLUMNS = frozenset({"metrics"})
 
 
 def stale_after_s() -> float:
@@ -69,6 +76,10 @@ class SqlStore(Store):
         self.engine = eng.make_engine(self.url)
         self.dialect = self.engine.dialect.name
         eng.ensure_schema(self.url, self.engine, create=create)
+        self._sql = _HotSql(self.dialect)
+        self._bind_time: Callable[[dt.datetime], Any] = (
+            _sqlite_time if self.dialect == "sqlite" else _naive_utc
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -117,25 +128,26 @@ class SqlStore(Store):
         if not events:
             return
         b = _Batch.collect(events)
+        # The hot rows (episodes, metrics) are encoded here, before the transaction, into the
+        # values the column types would bind (naive-UTC times, JSON text) and written through
+        # the driver's executemany: SQLAlchemy's per-row type processing cost more than the
+        # database itself. Everything else is rare and goes through SQLAlchemy Core.
+        try:
+            started = self._started_params(b.episodes_started)
+            ended = self._ended_params(b.episodes_ended)
+            metrics = self._metric_params(b.metrics)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise StoreError(f"cannot encode events for the database: {exc}") from exc
         with self._writing() as conn:
             for run in b.runs_started:
                 self._start_run(conn, run)
-            if b.episodes_started:
-                conn.execute(
-                    self._insert_ignore(EPISODES, ("run_id", "idx")),
-                    [_started_row(e) for e in b.episodes_started],
-                )
-            if b.episodes_ended:
-                conn.execute(
-                    self._upsert(EPISODES, ("run_id", "idx"), _EPISODE_FINAL_COLUMNS),
-                    [_ended_row(e) for e in b.episodes_ended],
-                )
+            if started:
+                conn.exec_driver_sql(self._sql.episode_started, started)
+            if ended:
+                conn.exec_driver_sql(self._sql.episode_ended, ended)
                 self._write_trades_and_steps(conn, b.episodes_ended)
-            if b.metrics:
-                conn.execute(
-                    self._upsert(METRICS, ("run_id", "key", "timestep"), ("value", "wall_time")),
-                    b.metrics,
-                )
+            if metrics:
+                conn.exec_driver_sql(self._sql.metric, metrics)
             if b.checkpoints:
                 conn.execute(
                     self._upsert(
@@ -156,7 +168,9 @@ class SqlStore(Store):
                 conn.execute(
                     update(RUNS)
                     .where(RUNS.c.id == beat.run_id)
-                    .values(heartbeat_at=beat.time, timesteps=beat.timesteps, episodes=beat.episodes)
+                    .values(
+                        heartbeat_at=beat.time, timesteps=beat.timesteps, episodes=beat.episodes
+                    )
                 )
             for end in b.runs_ended:
                 self._end_run(conn, end)
@@ -220,6 +234,34 @@ class SqlStore(Store):
             conn.execute(self._insert_ignore(TRADES, ("episode_id", "seq")), trades)
         if steps:
             conn.execute(self._insert_ignore(STEPS, ("episode_id", "step")), steps)
+
+    def _started_params(self, started: Sequence[EpisodeStarted]) -> list[tuple[Any, ...]]:
+        t = self._bind_time
+        return [
+            (e.run_id, e.index, e.env_slot, e.agent_id, "started", t(e.time), e.start_timestep,
+             "{}")
+            for e in started
+        ]  # fmt: skip
+
+    def _ended_params(self, ended: Sequence[EpisodeEnded]) -> list[tuple[Any, ...]]:
+        t, dumps = self._bind_time, json.dumps
+        return [
+            (e.run_id, e.index, e.env_slot, e.agent_id, e.status, t(e.start_time), t(e.time),
+             e.start_timestep, e.end_timestep, e.steps, e.total_reward, e.win, e.epsilon,
+             dumps(e.metrics))
+            for e in ended
+        ]  # fmt: skip
+
+    def _metric_params(self, logged: Sequence[MetricsLogged]) -> list[tuple[Any, ...]]:
+        t = self._bind_time
+        rows: list[tuple[Any, ...]] = []
+        for ev in logged:
+            wall_time = t(ev.time)
+            rows.extend(
+                (ev.run_id, k, ev.timestep, float(v), wall_time, ev.episodes)
+                for k, v in ev.values.items()
+            )
+        return rows
 
     def _episode_ids(
         self, conn: Connection, keys: Sequence[tuple[str, int]]
@@ -356,7 +398,7 @@ class _Batch:
         self.runs_started: list[RunStarted] = []
         self.episodes_started: list[EpisodeStarted] = []
         self.episodes_ended: list[EpisodeEnded] = []
-        self.metrics: list[dict[str, Any]] = []
+        self.metrics: list[MetricsLogged] = []
         self.checkpoints: list[CheckpointSaved] = []
         self.checkpoints_removed: list[CheckpointRemoved] = []
         self.heartbeats: list[Heartbeat] = []
@@ -372,13 +414,7 @@ class _Batch:
             elif isinstance(ev, EpisodeStarted):
                 b.episodes_started.append(ev)
             elif isinstance(ev, MetricsLogged):
-                b.metrics.extend(
-                    {
-                        "run_id": ev.run_id, "key": k, "timestep": ev.timestep,
-                        "value": float(v), "wall_time": ev.time, "episodes": ev.episodes,
-                    }  # fmt: skip
-                    for k, v in ev.values.items()
-                )
+                b.metrics.append(ev)
             elif isinstance(ev, RunStarted):
                 b.runs_started.append(ev)
             elif isinstance(ev, CheckpointSaved):
@@ -398,29 +434,60 @@ class _Batch:
         return b
 
 
-def _started_row(e: EpisodeStarted) -> dict[str, Any]:
-    return {
-        "run_id": e.run_id, "idx": e.index, "env_slot": e.env_slot, "agent_id": e.agent_id,
-        "status": "started", "start_time": e.time, "start_timestep": e.start_timestep,
-        "metrics": {},
-    }  # fmt: skip
-
-
-def _ended_row(e: EpisodeEnded) -> dict[str, Any]:
-    return {
-        "run_id": e.run_id, "idx": e.index, "env_slot": e.env_slot, "agent_id": e.agent_id,
-        "status": e.status, "start_time": e.start_time, "end_time": e.time,
-        "start_timestep": e.start_timestep, "end_timestep": e.end_timestep, "steps": e.steps,
-        "total_reward": e.total_reward, "win": e.win, "epsilon": e.epsilon, "metrics": e.metrics,
-    }  # fmt: skip
-
-
 def _checkpoint_row(c: CheckpointSaved) -> dict[str, Any]:
     return {
         "run_id": c.run_id, "path": c.path, "timestep": c.timestep,
         "episode_index": c.episode_index, "sha256": c.sha256, "size": c.size, "kind": c.kind,
         "created_at": c.time, "metrics": c.metrics,
     }  # fmt: skip
+
+
+class _HotSql:
+    """Driver-level SQL of the hot writes, in the dialect's parameter style. Same statements as
+    SQLAlchemy's ``on_conflict_do_*`` constructs would render: the idempotent upserts keyed by
+    (run_id, idx) for episodes and (run_id, key, timestep) for metrics."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.episode_started = self._insert(
+            "episodes", _EPISODE_STARTED_COLUMNS, ("run_id", "idx"), ()
+        )
+        self.episode_ended = self._insert(
+            "episodes", ("run_id", "idx", *_EPISODE_FINAL_COLUMNS), ("run_id", "idx"),
+            _EPISODE_FINAL_COLUMNS,
+        )  # fmt: skip
+        self.metric = self._insert(
+            "metrics", _METRIC_COLUMNS, ("run_id", "key", "timestep"), ("value", "wall_time")
+        )
+
+    def _placeholder(self, column: str) -> str:
+        if self.dialect == "postgresql":
+            return "%s::jsonb" if column in _JSON_COLUMNS else "%s"
+        return "?"
+
+    def _insert(
+        self, table: str, columns: Sequence[str], keys: Sequence[str], update: Sequence[str]
+    ) -> str:
+        values = ", ".join(self._placeholder(c) for c in columns)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) "
+        sql += f"ON CONFLICT ({', '.join(keys)}) "
+        if not update:
+            return sql + "DO NOTHING"
+        return sql + "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in update)
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    """What :class:`~rltrack.tracking.sql.models.UTCDateTime` binds: naive UTC."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def _sqlite_time(value: dt.datetime) -> str:
+    """The text SQLAlchemy's SQLite DATETIME stores for :func:`_naive_utc` of ``value``."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
 
 
 def _run_entity(r: Any, stale_s: float | None = None) -> Run:

@@ -186,6 +186,8 @@ class Sb3Backend:
             )
             timesteps = self.model.num_timesteps
             self.tracker.finalize_all("truncated", timesteps)
+            if self.ctx.progress is not None:
+                self.ctx.progress(timesteps, self.tracker.finished, self.tracker.mean_recent_reward)
             mean = self.tracker.mean_recent_reward
             metrics = {"mean_reward_100": mean} if mean is not None else {}
             self.checkpoints.save(self._save, "final", timesteps, self._last_index(), metrics)

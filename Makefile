@@ -1,0 +1,46 @@
+# rltrack: `make demo` trains a short tracked run and serves it; `make test` runs everything.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# A CPU build of torch lies on the machines' disk; the constraints file pins it.
+PIP_FLAGS := -c constraints.txt $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(PIP_FLAGS) -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	RLTRACK_HOME=$${RLTRACK_HOME:-./rltrack-data} $(VENV)/bin/rltrack train --config conf/demo.yaml
+	@echo
+	@echo "The run is in ./rltrack-data/rltrack.db (SQLite). Look at it with:"
+	@echo "  $(VENV)/bin/rltrack runs"
+	@echo "  $(VENV)/bin/rltrack show <run id>"
+	@echo "  $(VENV)/bin/rltrack episodes <run id>"
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: install
+	$(PY) -m pytest -q -m "not slow"
+
+test: lint typecheck pytest
+
+bench: install
+	$(PIP) install -q $(PIP_FLAGS) -e '.[dev,bench]'
+	$(PY) bench/tracking_ingest.py
+	$(PY) bench/tracking_overhead.py
+
+clean:
+	rm -rf $(VENV) rltrack-data .pytest_cache .mypy_cache .ruff_cache

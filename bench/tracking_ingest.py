@@ -1,0 +1,418 @@
+"""Benchmark of the tracking write path: RunLogger ingest against raw sqlite3 and MLflow.
+
+Writes N episodes (5 scalar metrics each) the way a training backend emits them: a RunStarted,
+then an EpisodeStarted / EpisodeEnded pair per episode with 8 env slots interleaved, then a
+RunEnded. The RunLogger is timed from its first ``emit`` to ``close()`` returning, when every
+row is committed; the events are built beforehand, as the backend builds them, untimed.
+
+Side by side, from the same episodes:
+
+* the floor: raw ``sqlite3`` ``executemany`` of plain INSERTs in WAL mode, 1000 rows per
+  transaction, into a table with the episodes table's columns, keys and indexes; the rows
+  (JSON text for the metrics, ISO text for the times) are encoded beforehand, untimed;
+* MLflow ``log_batch`` on a SQLite backend store: one run, each episode's 5 metrics plus its
+  reward as 6 metrics at ``step`` = episode index, 1000 metrics per call at most (MLflow's
+  limit), so 166 episodes per call. Its ``Metric`` objects are built beforehand, untimed.
+
+Every figure is the median of ``--repeat`` runs, each into a fresh database. PostgreSQL is
+measured when its server binaries are installed (a throwaway server is started).
+
+    .venv/bin/python bench/tracking_ingest.py [--episodes 20000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import platform
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from rltrack.testing.postgres import PostgresServer, PostgresUnavailable, find_pg_bin
+from rltrack.tracking.logger import RunLogger
+from rltrack.tracking.store import open_store
+from rltrack.training.events import EpisodeEnded, EpisodeStarted, Event, RunEnded, RunStarted
+
+RESULTS = Path(__file__).resolve().parent / "results" / "tracking_ingest.json"
+SLOTS = 8
+METRIC_KEYS = ("pnl", "sharpe_ratio", "max_drawdown", "win_rate", "trades_count")
+MLFLOW_BATCH = 1000  # MLflow's log_batch limit on metrics per call
+
+GOAL_SQLITE_EPS = 40_000.0
+GOAL_FLOOR_FRACTION = 0.5
+GOAL_MLFLOW_FACTOR = 20.0
+
+
+# -- the episodes ----------------------------------------------------------------------
+class Episode:
+    """One episode's plain values, from which every contender builds its own input."""
+
+    __slots__ = (
+        "index", "slot", "start_timestep", "end_timestep", "steps", "reward", "status",
+        "metrics", "start_time", "end_time",
+    )  # fmt: skip
+
+    def __init__(self, **values: Any) -> None:
+        for k, v in values.items():
+            setattr(self, k, v)
+
+
+def make_episodes(n: int, seed: int = 0) -> list[Episode]:
+    rng = random.Random(seed)
+    t0 = dt.datetime.now(dt.UTC)
+    timestep = 0
+    out = []
+    for i in range(n):
+        steps = rng.randint(20, 500)
+        start = timestep
+        timestep += steps
+        start_time = t0 + dt.timedelta(microseconds=start * 37)
+        out.append(
+            Episode(
+                index=i, slot=i % SLOTS, start_timestep=start, end_timestep=timestep,
+                steps=steps, reward=rng.uniform(-50, 200),
+                status="truncated" if rng.random() < 0.1 else "completed",
+                metrics={
+                    "pnl": rng.gauss(0, 100), "sharpe_ratio": rng.gauss(0.5, 1),
+                    "max_drawdown": -abs(rng.gauss(0, 0.2)), "win_rate": rng.random(),
+                    "trades_count": rng.randint(0, 60),
+                },
+                start_time=start_time,
+                end_time=start_time + dt.timedelta(microseconds=steps * 37 * SLOTS),
+            )  # fmt: skip
+        )
+    return out
+
+
+def make_events(run_id: str, episodes: list[Episode]) -> list[Event]:
+    """The events in the order an 8-env backend emits them: an episode's start, then the
+    episodes of the other slots, then its end immediately followed by the slot's next start."""
+    started = {
+        e.index: EpisodeStarted(run_id, e.index, e.slot, e.start_timestep, time=e.start_time)
+        for e in episodes
+    }
+    ended = {
+        e.index: EpisodeEnded(
+            run_id=run_id, index=e.index, env_slot=e.slot, status=e.status,
+            start_timestep=e.start_timestep, end_timestep=e.end_timestep, steps=e.steps,
+            total_reward=e.reward, start_time=e.start_time, metrics=dict(e.metrics),
+            time=e.end_time,
+        )  # fmt: skip
+        for e in episodes
+    }
+    events: list[Event] = [
+        RunStarted(
+            run_id=run_id, name="bench", algorithm="ppo", env_id="Bench-v0", backend="sb3",
+            config={"num_envs": SLOTS}, seed=0, total_timesteps=episodes[-1].end_timestep,
+        )  # fmt: skip
+    ]
+    n = len(episodes)
+    events.extend(started[i] for i in range(min(SLOTS, n)))
+    for i in range(n):
+        events.append(ended[i])
+        if i + SLOTS < n:
+            events.append(started[i + SLOTS])
+    events.append(RunEnded(run_id, "completed", episodes[-1].end_timestep, n))
+    return events
+
+
+# -- the contenders --------------------------------------------------------------------
+def time_runlogger(url: str, episodes: list[Episode]) -> float:
+    """Seconds from the first emit to close() returning, all rows committed and checked."""
+    store = open_store(url)
+    try:
+        run_id = uuid.uuid4().hex
+        events = make_events(run_id, episodes)
+        logger = RunLogger(store)
+        t = time.perf_counter()
+        for ev in events:
+            logger.emit(ev)
+        ok = logger.close()
+        elapsed = time.perf_counter() - t
+        if not ok or logger.failure is not None:
+            raise RuntimeError(f"RunLogger did not write everything: {logger.failure}")
+        counts = store.count_episodes(run_id)
+        done = counts.get("completed", 0) + counts.get("truncated", 0)
+        if done != len(episodes) or sum(counts.values()) != len(episodes):
+            raise RuntimeError(f"expected {len(episodes)} finished episodes, found {counts}")
+        return elapsed
+    finally:
+        store.close()
+
+
+FLOOR_SCHEMA = """
+CREATE TABLE episodes (
+    id INTEGER PRIMARY KEY, run_id VARCHAR(32) NOT NULL, idx BIGINT NOT NULL,
+    env_slot INTEGER NOT NULL, agent_id VARCHAR(255), status VARCHAR(16) NOT NULL,
+    start_time DATETIME NOT NULL, end_time DATETIME, start_timestep BIGINT NOT NULL,
+    end_timestep BIGINT, steps BIGINT, total_reward FLOAT, win FLOAT, epsilon FLOAT,
+    metrics JSON NOT NULL, UNIQUE (run_id, idx)
+);
+CREATE INDEX ix_episodes_run_status ON episodes (run_id, status);
+"""
+FLOOR_INSERT = (
+    "INSERT INTO episodes (run_id, idx, env_slot, agent_id, status, start_time, end_time,"
+    " start_timestep, end_timestep, steps, total_reward, win, epsilon, metrics)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def time_sqlite_floor(path: Path, episodes: list[Episode], batch: int = 1000) -> float:
+    """Raw sqlite3: plain INSERT executemany, WAL, ``batch`` rows per transaction."""
+    run_id = uuid.uuid4().hex
+
+    def iso(t: dt.datetime) -> str:
+        return t.replace(tzinfo=None).isoformat(" ")
+
+    rows = [
+        (
+            run_id, e.index, e.slot, None, e.status, iso(e.start_time), iso(e.end_time),
+            e.start_timestep, e.end_timestep, e.steps, e.reward, None, None,
+            json.dumps(e.metrics),
+        )  # fmt: skip
+        for e in episodes
+    ]
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(FLOOR_SCHEMA)
+        t = time.perf_counter()
+        for i in range(0, len(rows), batch):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(FLOOR_INSERT, rows[i : i + batch])
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - t
+        (count,) = conn.execute("SELECT count(*) FROM episodes").fetchone()
+        if count != len(episodes):
+            raise RuntimeError(f"floor wrote {count} rows, expected {len(episodes)}")
+        return elapsed
+    finally:
+        conn.close()
+
+
+def mlflow_available() -> str | None:
+    """None when MLflow's SQLAlchemy store can be used, else why not."""
+    try:
+        import mlflow  # noqa: F401
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore  # noqa: F401
+    except ImportError as exc:
+        return f"not installed ({exc}); pip install -c constraints.txt -e '.[bench]'"
+    return None
+
+
+def time_mlflow(folder: Path, episodes: list[Episode]) -> float:
+    """MLflow log_batch on a SQLite backend store: 6 metrics per episode, 1000 per call."""
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
+    experiment = client.create_experiment("bench", artifact_location=str(folder / "artifacts"))
+    run_id = client.create_run(experiment).info.run_id
+    per_call = MLFLOW_BATCH // (len(METRIC_KEYS) + 1)
+    calls = []
+    for i in range(0, len(episodes), per_call):
+        metrics = []
+        for e in episodes[i : i + per_call]:
+            ms = int(e.end_time.timestamp() * 1000)
+            metrics.extend(Metric(k, float(v), ms, e.index) for k, v in e.metrics.items())
+            metrics.append(Metric("reward", e.reward, ms, e.index))
+        calls.append(metrics)
+    t = time.perf_counter()
+    for metrics in calls:
+        client.log_batch(run_id, metrics=metrics)
+    elapsed = time.perf_counter() - t
+    history = client.get_metric_history(run_id, "reward")
+    if len(history) != len(episodes):
+        raise RuntimeError(f"MLflow stored {len(history)} rewards, expected {len(episodes)}")
+    client.set_terminated(run_id)
+    return elapsed
+
+
+# -- running and reporting -------------------------------------------------------------
+def measure(
+    name: str, fn: Callable[[int], float], n: int, repeat: int, console: Console
+) -> dict[str, Any]:
+    seconds = []
+    for r in range(repeat):
+        s = fn(r)
+        seconds.append(s)
+        console.print(f"  {name} #{r + 1}: {s:.3f} s, {n / s:,.0f} episodes/s", highlight=False)
+    median = statistics.median(seconds)
+    return {
+        "episodes": n,
+        "seconds": seconds,
+        "median_s": median,
+        "episodes_per_s": n / median,
+        "runs_per_s_each": [n / s for s in seconds],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--episodes", type=int, default=20_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--mlflow-episodes", type=int, default=None,
+        help="episodes for MLflow (default: --episodes); it is ~100x slower",
+    )  # fmt: skip
+    ap.add_argument("--no-mlflow", action="store_true")
+    ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    console = Console()
+    n, repeat = args.episodes, args.repeat
+    episodes = make_episodes(n)
+    results: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+
+    with tempfile.TemporaryDirectory(prefix="rltrack-bench-") as tmp:
+        root = Path(tmp)
+
+        console.print(f"[bold]{n:,} episodes x {len(METRIC_KEYS)} metrics, {repeat} runs each")
+        results["runlogger_sqlite"] = measure(
+            "RunLogger → SQLite",
+            lambda r: time_runlogger(f"sqlite:///{root / f'rl{r}.db'}", episodes),
+            n, repeat, console,
+        )  # fmt: skip
+        results["sqlite3_floor"] = measure(
+            "raw sqlite3 executemany",
+            lambda r: time_sqlite_floor(root / f"floor{r}.db", episodes),
+            n, repeat, console,
+        )  # fmt: skip
+
+        if args.no_postgres:
+            notes["runlogger_postgres"] = "skipped (--no-postgres)"
+        elif find_pg_bin() is None:
+            notes["runlogger_postgres"] = "not available: no PostgreSQL server binaries"
+        else:
+            try:
+                with PostgresServer(root / "pg") as pg:
+                    results["runlogger_postgres"] = measure(
+                        "RunLogger → PostgreSQL",
+                        lambda r: time_runlogger(pg.create_database(f"bench{r}"), episodes),
+                        n, repeat, console,
+                    )  # fmt: skip
+            except PostgresUnavailable as exc:
+                notes["runlogger_postgres"] = f"not available: {exc}"
+
+        why_not = "skipped (--no-mlflow)" if args.no_mlflow else mlflow_available()
+        if why_not is None:
+            logging.getLogger("mlflow").setLevel(logging.WARNING)
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+            warnings.filterwarnings("ignore", module="mlflow")
+            m = min(n, args.mlflow_episodes or n)
+            results["mlflow_sqlite"] = measure(
+                "MLflow log_batch → SQLite",
+                lambda r: time_mlflow(_fresh(root / f"mlflow{r}"), episodes[:m]),
+                m, repeat, console,
+            )  # fmt: skip
+            if m < n:
+                notes["mlflow_sqlite"] = f"timed on {m:,} episodes, not {n:,}"
+        else:
+            notes["mlflow_sqlite"] = why_not
+
+    rl = results["runlogger_sqlite"]["episodes_per_s"]
+    floor = results["sqlite3_floor"]["episodes_per_s"]
+    goals: list[dict[str, Any]] = [
+        {
+            "goal": f"RunLogger on SQLite >= {GOAL_SQLITE_EPS:,.0f} episodes/s",
+            "value": rl, "target": GOAL_SQLITE_EPS, "passed": rl >= GOAL_SQLITE_EPS,
+        },
+        {
+            "goal": f"RunLogger on SQLite >= {GOAL_FLOOR_FRACTION:.0%} of raw sqlite3",
+            "value": rl / floor, "target": GOAL_FLOOR_FRACTION,
+            "passed": rl / floor >= GOAL_FLOOR_FRACTION,
+        },
+    ]  # fmt: skip
+    if "mlflow_sqlite" in results:
+        factor = rl / results["mlflow_sqlite"]["episodes_per_s"]
+        goals.append(
+            {
+                "goal": f"RunLogger on SQLite >= {GOAL_MLFLOW_FACTOR:.0f}x MLflow log_batch",
+                "value": factor, "target": GOAL_MLFLOW_FACTOR,
+                "passed": factor >= GOAL_MLFLOW_FACTOR,
+            }  # fmt: skip
+        )
+    else:
+        goals.append(
+            {"goal": f">= {GOAL_MLFLOW_FACTOR:.0f}x MLflow", "value": None, "passed": None}
+        )
+
+    table = Table(title=f"Tracking ingest: {n:,} episodes x {len(METRIC_KEYS)} metrics")
+    table.add_column("writer")
+    table.add_column("episodes", justify="right")
+    table.add_column("median s", justify="right")
+    table.add_column("episodes/s", justify="right")
+    table.add_column("vs RunLogger SQLite", justify="right")
+    labels = {
+        "runlogger_sqlite": "RunLogger → SQLite",
+        "runlogger_postgres": "RunLogger → PostgreSQL",
+        "sqlite3_floor": "raw sqlite3 executemany (floor)",
+        "mlflow_sqlite": "MLflow log_batch → SQLite",
+    }
+    for key, label in labels.items():
+        if key in results:
+            res = results[key]
+            table.add_row(
+                label, f"{res['episodes']:,}", f"{res['median_s']:.3f}",
+                f"{res['episodes_per_s']:,.0f}", f"{res['episodes_per_s'] / rl:.2f}x",
+            )  # fmt: skip
+        else:
+            table.add_row(label, "-", "-", notes.get(key, "not run"), "-")
+    console.print(table)
+    goal_table = Table(title="Goals")
+    goal_table.add_column("goal")
+    goal_table.add_column("measured", justify="right")
+    goal_table.add_column("result")
+    for g in goals:
+        value = g["value"]
+        shown = "-" if value is None else f"{value:,.2f}"
+        verdict = {True: "[green]PASS", False: "[red]FAIL", None: "[yellow]not measured"}
+        goal_table.add_row(g["goal"], shown, verdict[g["passed"]])
+    console.print(goal_table)
+    for key, note in notes.items():
+        console.print(f"{labels[key]}: {note}", highlight=False)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "benchmark": "tracking_ingest",
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": sys.version.split()[0], "platform": platform.platform(),
+            "sqlite": sqlite3.sqlite_version,
+        },  # fmt: skip
+        "episodes": n,
+        "metrics_per_episode": len(METRIC_KEYS),
+        "repeat": repeat,
+        "results": results,
+        "notes": notes,
+        "goals": goals,
+        "all_passed": all(g["passed"] for g in goals),
+    }
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    console.print(f"wrote {args.out}", highlight=False)
+    return 0
+
+
+def _fresh(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+if __name__ == "__main__":
+    sys.exit(main())

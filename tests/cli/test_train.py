@@ -1,0 +1,168 @@
+"""`rltrack train` end to end: real subprocesses, a real SQLite file, the CLI read-back commands."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, Result
+
+
+def train(cli: Cli, *args: str) -> Result:
+    result = cli("train", "--mode", "smoke", "--no-progress", *args)
+    assert result.code == 0, result.stderr
+    return result
+
+
+def check_complete_record(cli: Cli, run_id: str, num_envs: int) -> list[dict]:
+    show = cli("show", run_id, "--json").json()
+    assert show["status"] == "completed"
+    episodes = cli("episodes", run_id, "--json").json()
+    assert [e["index"] for e in episodes] == list(range(len(episodes)))
+    for e in episodes:
+        assert e["status"] in ("completed", "truncated")
+        assert e["total_reward"] is not None and e["steps"] > 0 and e["end_time"] is not None
+    # Every step trained belongs to exactly one episode, the in-flight ones included.
+    assert sum(e["steps"] for e in episodes) == show["timesteps"] == 4096
+    assert {e["env_slot"] for e in episodes} == set(range(num_envs))
+    # Only the episodes in flight at the end are truncated here (CartPole's limit is 500).
+    assert sum(e["status"] == "truncated" for e in episodes) <= num_envs
+    assert show["episodes"] == len(episodes)
+    kinds = {c["kind"] for c in show["checkpoints"]}
+    assert {"periodic", "final"} <= kinds
+    for c in show["checkpoints"]:
+        data = Path(c["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == c["sha256"]
+    return episodes
+
+
+def test_ppo_four_envs_records_every_episode(cli: Cli) -> None:
+    result = train(cli, "--algo", "ppo", "--env", "CartPole-v1", "--seed", "1", "--num-envs", "4")
+    run_id = result.run_id
+    assert "completed" in result.stdout
+    episodes = check_complete_record(cli, run_id, 4)
+    assert all(e["epsilon"] is None for e in episodes)
+    keys = {m["key"] for m in cli("metrics", run_id, "--json").json()}
+    assert "rollout/ep_rew_mean" in keys and "time/fps" in keys
+    rew = cli("metrics", run_id, "--key", "rollout/ep_rew_mean", "--json").json()
+    assert rew and all(m["episodes"] is not None for m in rew)
+    runs = cli("runs", "--json").json()
+    assert [r["run_id"] for r in runs] == [run_id]
+    assert runs[0]["algorithm"] == "ppo" and runs[0]["env_id"] == "CartPole-v1"
+
+
+def test_dqn_records_epsilon_per_episode(cli: Cli) -> None:
+    run_id = train(cli, "--algo", "dqn", "--env", "CartPole-v1").run_id
+    episodes = check_complete_record(cli, run_id, 1)
+    eps = [e["epsilon"] for e in episodes]
+    assert all(x is not None for x in eps)
+    assert eps[0] > eps[-1], "epsilon decays over the run"
+    assert eps == sorted(eps, reverse=True)
+
+
+def test_maskable_ppo_on_masked_env_records_wins(cli: Cli) -> None:
+    run_id = train(
+        cli, "--algo", "maskable_ppo", "--env", "rltrack/MaskedBandit-v0", "--num-envs", "2"
+    ).run_id
+    episodes = cli("episodes", run_id, "--json").json()
+    done = [e for e in episodes if e["status"] == "completed"]
+    assert done and all(e["win"] in (0.0, 1.0) for e in done)
+    assert all("hit_rate" in e["metrics"] for e in done)
+    # With masks the agent never picks a disallowed arm, so no step costs -1.
+    assert all(e["total_reward"] >= 0 for e in episodes)
+
+
+def test_resume_continues_as_linked_run(cli: Cli) -> None:
+    first = train(cli, "--algo", "ppo", "--num-envs", "2").run_id
+    second = cli("train", "--resume", first[:8], "--total-timesteps", "1024", "--no-progress")
+    assert second.code == 0, second.stderr
+    show = cli("show", second.run_id, "--json").json()
+    assert show["parent_run_id"] == first
+    assert show["status"] == "completed"
+    assert show["timesteps"] == 4096 + 1024
+    episodes = cli("episodes", second.run_id, "--json").json()
+    assert episodes[0]["index"] == 0 and episodes[0]["start_timestep"] == 4096
+    assert sum(e["steps"] for e in episodes) == 1024
+
+
+def test_ctrl_c_stops_with_130(cli: Cli) -> None:
+    proc = cli.popen(
+        "train", "--algo", "ppo", "--total-timesteps", "10000000", "--num-envs", "2",
+        "--no-progress",
+    )  # fmt: skip
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert first.startswith("run_id: ")
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    run_id = first.split(": ")[1].strip()
+    show = cli("show", run_id, "--json").json()
+    assert show["status"] == "stopped"
+    episodes = cli("episodes", run_id, "--json").json()
+    assert episodes and all(e["status"] != "started" for e in episodes)
+    assert sum(e["steps"] for e in episodes) == show["timesteps"] > 0
+    assert any(c["kind"] == "final" for c in show["checkpoints"])
+
+
+def test_exception_in_env_fails_the_run(cli: Cli) -> None:
+    result = cli(
+        "train", "--algo", "ppo", "--env", "tests.envs:CrashingCartPole-v0",
+        "--total-timesteps", "5000", "--set", "env_kwargs.crash_at=300", "--no-progress",
+    )  # fmt: skip
+    assert result.code == 1
+    show = cli("show", result.run_id, "--json").json()
+    assert show["status"] == "failed"
+    assert "RuntimeError" in show["error"] and "simulated env failure" in show["error"]
+    assert show["metadata"]["error_type"] == "RuntimeError"
+    assert "Traceback" in show["metadata"]["traceback"]
+    episodes = cli("episodes", result.run_id, "--json").json()
+    assert episodes[-1]["status"] == "error"
+    assert all(e["status"] != "started" for e in episodes)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--algo", "sac"), "algo"),
+        (("--env", "CartPol-v1"), "CartPole-v1"),
+        (("--total-timesteps", "-5"), "total_timesteps"),
+        (("--num-envs", "0"), "num_envs"),
+        (("--set", "hyperparams.nonsense=1"), "nonsense"),
+        (("--db", "sqlite:////proc/no/such/dir/x.db"), "/proc/no"),
+        (("--resume", "doesnotexist"), "doesnotexist"),
+    ],
+)
+def test_bad_input_is_one_clear_line(cli: Cli, args: tuple[str, ...], needle: str) -> None:
+    result = cli("train", "--mode", "smoke", "--no-progress", *args)
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+    assert "run_id" not in result.stdout
+
+
+def test_bad_config_files(cli: Cli) -> None:
+    (cli.home / "broken.yaml").write_text("algo: ppo\n  env: [oops\n")
+    (cli.home / "unknown.yaml").write_text("algo: ppo\nlearning_rate: 0.1\n")
+    broken = cli("train", "--config", "broken.yaml")
+    assert broken.code == 2 and "line 2" in broken.stderr and "Traceback" not in broken.stderr
+    unknown = cli("train", "--config", "unknown.yaml")
+    assert unknown.code == 2 and "learning_rate" in unknown.stderr
+    assert "hyperparams.learning_rate" in unknown.stderr
+    missing = cli("train", "--config", "nope.yaml")
+    assert missing.code == 2 and "nope.yaml" in missing.stderr
+
+
+def test_read_back_commands_refuse_unknown_runs(cli: Cli) -> None:
+    for command in ("show", "episodes", "metrics"):
+        result = cli(command, "0123456789abcdef")
+        assert result.code == 2 and "no run" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert cli("runs", "--status", "bogus").code == 2

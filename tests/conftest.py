@@ -1,0 +1,105 @@
+"""Shared fixtures: real SQLite files, a real PostgreSQL server, the real `rltrack` command."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rltrack.testing.postgres import PostgresServer
+
+REPO = Path(__file__).resolve().parents[1]
+_db_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session (Debian's postgresql; .ci/run installs it)."""
+    with PostgresServer(tmp_path_factory.mktemp("pg") / "cluster") as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's server."""
+    return pg_server.create_database(f"rltrack_test_{os.getpid()}_{next(_db_counter)}")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'rltrack.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that takes it runs against SQLite and against PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'rltrack.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    @property
+    def run_id(self) -> str:
+        for line in self.stdout.splitlines():
+            if line.startswith("run_id: "):
+                return line.split(": ", 1)[1].strip()
+        raise AssertionError(f"no run_id line in output:\n{self.stdout}\n{self.stderr}")
+
+
+class Cli:
+    """Runs the real `rltrack` command in a subprocess with its own RLTRACK_HOME."""
+
+    def __init__(self, home: Path, db: str | None = None) -> None:
+        self.home = home
+        self.db = db
+        self.env = {
+            **os.environ,
+            "RLTRACK_HOME": str(home),
+            "COLUMNS": "200",
+            "PYTHONPATH": str(REPO),
+        }
+        if db:
+            self.env["RLTRACK_DATABASE_URL"] = db
+        else:
+            self.env.pop("RLTRACK_DATABASE_URL", None)
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "rltrack.cli", *args]
+
+    def __call__(self, *args: str, timeout: float = 240, **kw: Any) -> Result:
+        proc = subprocess.run(
+            self.argv(*args), capture_output=True, text=True, timeout=timeout, env=self.env,
+            cwd=self.home, **kw,
+        )  # fmt: skip
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def popen(self, *args: str, **kw: Any) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=self.env, cwd=self.home, **kw,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Cli(home)
