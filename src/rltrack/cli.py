@@ -69,9 +69,7 @@ def print_json(data: Any) -> None:
 # -- train ----------------------------------------------------------------------------------
 @app.command()
 def train(
-    algo: Annotated[
-        str | None, typer.Option(help=f"Algorithm: {', '.join(ALGORITHMS)}.")
-    ] = None,
+    algo: Annotated[str | None, typer.Option(help=f"Algorithm: {', '.join(ALGORITHMS)}.")] = None,
     env: Annotated[str | None, typer.Option(help="Gymnasium env id.")] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML config file (see conf/).")
@@ -89,6 +87,12 @@ def train(
     checkpoint_every_steps: Annotated[int | None, typer.Option()] = None,
     checkpoint_every_episodes: Annotated[int | None, typer.Option()] = None,
     keep_checkpoints: Annotated[int | None, typer.Option(help="Periodic ones kept.")] = None,
+    drain_max_steps: Annotated[
+        int | None, typer.Option(help="Steps per env to finish in-flight episodes at the end.")
+    ] = None,
+    drain_timeout: Annotated[
+        float | None, typer.Option(help="Seconds the end-of-training drain may take.")
+    ] = None,
     resume: Annotated[
         str | None, typer.Option(help="Continue from this run's last checkpoint as a new run.")
     ] = None,
@@ -109,6 +113,7 @@ def train(
         "device": device, "checkpoint_every_steps": checkpoint_every_steps,
         "checkpoint_every_episodes": checkpoint_every_episodes,
         "keep_checkpoints": keep_checkpoints, "progress": progress,
+        "drain_max_steps": drain_max_steps, "drain_timeout": drain_timeout,
     }  # fmt: skip
     try:
         extra = parse_set(set_ or [])
@@ -301,8 +306,14 @@ def show(run: str, json_: JsonOpt = False, db: DbOpt = None) -> None:
         "episodes": sum(n for s, n in counts.items() if s != "started"),
         "episodes_by_status": counts,
         "checkpoints": [
-            {"episode": c.episode_index, "timestep": c.timestep, "path": c.path,
-             "sha256": c.sha256, "size": c.size, "kind": c.kind}
+            {
+                "episode": c.episode_index,
+                "timestep": c.timestep,
+                "path": c.path,
+                "sha256": c.sha256,
+                "size": c.size,
+                "kind": c.kind,
+            }
             for c in checkpoints
         ],  # fmt: skip
     }
@@ -324,7 +335,9 @@ def show(run: str, json_: JsonOpt = False, db: DbOpt = None) -> None:
 @app.command()
 def episodes(
     run: str,
-    status: Annotated[str | None, typer.Option(help="started, completed, truncated or error.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="started, completed, truncated or error.")
+    ] = None,
     json_: JsonOpt = False,
     db: DbOpt = None,
 ) -> None:
@@ -336,11 +349,18 @@ def episodes(
     rows = store.list_episodes(r.id, status=status)
     items = [
         {
-            "index": e.index, "env_slot": e.env_slot, "status": e.status,
-            "total_reward": e.total_reward, "steps": e.steps,
-            "start_timestep": e.start_timestep, "end_timestep": e.end_timestep,
-            "start_time": e.start_time, "end_time": e.end_time, "win": e.win,
-            "epsilon": e.epsilon, "metrics": e.metrics,
+            "index": e.index,
+            "env_slot": e.env_slot,
+            "status": e.status,
+            "total_reward": e.total_reward,
+            "steps": e.steps,
+            "start_timestep": e.start_timestep,
+            "end_timestep": e.end_timestep,
+            "start_time": e.start_time,
+            "end_time": e.end_time,
+            "win": e.win,
+            "epsilon": e.epsilon,
+            "metrics": e.metrics,
         }  # fmt: skip
         for e in rows
     ]
@@ -359,7 +379,9 @@ def episodes(
 @app.command()
 def metrics(
     run: str,
-    key: Annotated[str | None, typer.Option(help="Only this key, e.g. rollout/ep_rew_mean.")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="Only this key, e.g. rollout/ep_rew_mean.")
+    ] = None,
     json_: JsonOpt = False,
     db: DbOpt = None,
 ) -> None:
@@ -369,8 +391,16 @@ def metrics(
     rows = store.list_metrics(r.id, key=key)
     if json_:
         print_json(
-            [{"key": m.key, "timestep": m.timestep, "value": m.value,
-              "wall_time": m.wall_time, "episodes": m.episodes} for m in rows]  # fmt: skip
+            [
+                {
+                    "key": m.key,
+                    "timestep": m.timestep,
+                    "value": m.value,
+                    "wall_time": m.wall_time,
+                    "episodes": m.episodes,
+                }
+                for m in rows
+            ]  # fmt: skip
         )
         return
     table = Table("key", "timestep", "value", "episodes")

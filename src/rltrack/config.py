@@ -59,8 +59,19 @@ class TrainConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     checkpoint_every_steps: int | None = Field(None, ge=1)
     checkpoint_every_episodes: int | None = Field(None, ge=1)
-    keep_checkpoints: int = Field(3, ge=1, description="Periodic checkpoints kept (plus best, final).")
+    keep_checkpoints: int = Field(
+        3, ge=1, description="Periodic checkpoints kept (plus best, final)."
+    )
     resume: str | None = Field(None, description="Run id whose last checkpoint to continue from.")
+    drain_max_steps: int = Field(
+        1000,
+        ge=0,
+        description="When training stops, episodes in flight are stepped to their end "
+        "without learning for at most this many steps per env (0: no drain).",
+    )
+    drain_timeout: float = Field(
+        30.0, ge=0, description="Seconds the drain may take at most; then the rest truncate."
+    )
     progress: bool = Field(True, description="Show a progress bar on the console.")
     mode: Literal["smoke", "full"] | None = Field(None, description="Preset that was applied.")
 

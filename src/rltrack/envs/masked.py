@@ -62,5 +62,8 @@ class MaskedBanditEnv(gym.Env[np.ndarray, int]):
         terminated = self._t >= self.length
         info: dict[str, Any] = {}
         if terminated:
-            info = {"win": float(self._hits * 2 > self.length), "hit_rate": self._hits / self.length}
+            info = {
+                "win": float(self._hits * 2 > self.length),
+                "hit_rate": self._hits / self.length,
+            }
         return self._draw(), reward, terminated, False, info

@@ -10,6 +10,7 @@ repeatedly to simulate an outage; the data survives.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -137,7 +138,5 @@ class PostgresServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
+        with contextlib.suppress(PostgresUnavailable):
             self.stop("immediate")
-        except PostgresUnavailable:
-            pass

@@ -69,10 +69,14 @@ def trades_of(info: Mapping[str, Any]) -> tuple[TradeRecord, ...]:
         else:
             out.append(
                 TradeRecord(
-                    direction=t["direction"], entry_step=int(t["entry_step"]),
-                    exit_step=int(t["exit_step"]), entry_price=float(t["entry_price"]),
-                    exit_price=float(t["exit_price"]), quantity=float(t["quantity"]),
-                    pnl=float(t["pnl"]), costs=float(t["costs"]),
+                    direction=t["direction"],
+                    entry_step=int(t["entry_step"]),
+                    exit_step=int(t["exit_step"]),
+                    entry_price=float(t["entry_price"]),
+                    exit_price=float(t["exit_price"]),
+                    quantity=float(t["quantity"]),
+                    pnl=float(t["pnl"]),
+                    costs=float(t["costs"]),
                     entry_time=_as_time(t.get("entry_time")),
                     exit_time=_as_time(t.get("exit_time")),
                 )  # fmt: skip
@@ -97,6 +101,7 @@ class _Live:
     start_time: dt.datetime
     reward: float = 0.0
     steps: int = 0
+    drain_steps: int = 0
     last_info: Mapping[str, Any] = field(default_factory=dict)
     trace: list[StepRecord] | None = None
 
@@ -144,9 +149,7 @@ class EpisodeTracker:
         traced = self.trace_every > 0 and index % self.trace_every == 0
         self.live[slot] = _Live(index, timestep, now, trace=[] if traced else None)
         self.sink.emit(
-            EpisodeStarted(
-                self.run_id, index, slot, timestep, agent_id=self.agent_id, time=now
-            )
+            EpisodeStarted(self.run_id, index, slot, timestep, agent_id=self.agent_id, time=now)
         )
         return index
 
@@ -161,17 +164,38 @@ class EpisodeTracker:
         """One vectorized step: ``timestep`` is the global count after it. Ended episodes are
         closed and the next episode in their slot started (vec envs reset automatically)."""
         for slot, (reward, done, info) in enumerate(zip(rewards, dones, infos, strict=True)):
-            ep = self.live[slot]
-            ep.reward += float(reward)
-            ep.steps += 1
-            if ep.trace is not None:
-                ep.trace.append(_step_record(ep.steps - 1, reward, info, actions, slot))
+            self._advance(slot, reward, info, actions)
             if done:
-                truncated = bool(info.get("TimeLimit.truncated", False))
-                self.end(slot, "truncated" if truncated else "completed", timestep, info)
+                self.end(slot, _final_status(info), timestep, info)
                 self.start(slot, timestep)
-            else:
-                ep.last_info = info
+
+    def drain_step(
+        self,
+        rewards: Sequence[float],
+        dones: Sequence[bool],
+        infos: Sequence[Mapping[str, Any]],
+        timestep: int,
+        actions: Sequence[Any] | None = None,
+    ) -> None:
+        """A step taken after training stopped: only the slots still in flight count, and an
+        episode that ends is not followed by a new one. ``timestep`` stays the training count."""
+        for slot, (reward, done, info) in enumerate(zip(rewards, dones, infos, strict=True)):
+            if slot not in self.live:
+                continue
+            self.live[slot].drain_steps += 1
+            self._advance(slot, reward, info, actions)
+            if done:
+                self.end(slot, _final_status(info), timestep, info)
+
+    def _advance(
+        self, slot: int, reward: float, info: Mapping[str, Any], actions: Sequence[Any] | None
+    ) -> None:
+        ep = self.live[slot]
+        ep.reward += float(reward)
+        ep.steps += 1
+        ep.last_info = info
+        if ep.trace is not None:
+            ep.trace.append(_step_record(ep.steps - 1, reward, info, actions, slot))
 
     def end(
         self,
@@ -188,7 +212,7 @@ class EpisodeTracker:
             start_timestep=ep.start_timestep, end_timestep=timestep, steps=ep.steps,
             total_reward=ep.reward, start_time=ep.start_time, agent_id=self.agent_id,
             win=win_of(info), epsilon=epsilon, metrics=episode_metrics(info),
-            trades=trades_of(info), trace=tuple(ep.trace or ()),
+            trades=trades_of(info), trace=tuple(ep.trace or ()), drain_steps=ep.drain_steps,
         )  # fmt: skip
         self.sink.emit(event)
         self.finished += 1
@@ -206,6 +230,10 @@ class EpisodeTracker:
         if not self.recent_rewards:
             return None
         return sum(self.recent_rewards) / len(self.recent_rewards)
+
+
+def _final_status(info: Mapping[str, Any]) -> EpisodeStatus:
+    return "truncated" if info.get("TimeLimit.truncated", False) else "completed"
 
 
 def _step_record(

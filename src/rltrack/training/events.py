@@ -94,6 +94,9 @@ class EpisodeEnded:
     metrics: dict[str, float | int | bool | str | None] = field(default_factory=dict)
     trades: tuple[TradeRecord, ...] = ()
     trace: tuple[StepRecord, ...] = ()
+    # Steps taken after training stopped, to finish the episode without learning. They are
+    # part of ``steps`` but not of the run's training timesteps.
+    drain_steps: int = 0
     time: dt.datetime = field(default_factory=utcnow)
 
 

@@ -108,12 +108,21 @@ def run_training(
     config["backend"] = backend.name
     ctx.sink.emit(
         RunStarted(
-            run_id=ctx.run_id, name=name, algorithm=cfg.algo, env_id=cfg.env,
-            backend=backend.name, config=config, agent_id=cfg.agent_id, seed=cfg.seed,
-            tags=cfg.tags, parent_run_id=parent_run_id, host=socket.gethostname(),
-            pid=os.getpid(), git_commit=git_commit(), total_timesteps=cfg.total_timesteps,
-            metadata={"run_dir": str(ctx.run_dir.resolve()),
-                      "start_timestep": ctx.resume_timestep},
+            run_id=ctx.run_id,
+            name=name,
+            algorithm=cfg.algo,
+            env_id=cfg.env,
+            backend=backend.name,
+            config=config,
+            agent_id=cfg.agent_id,
+            seed=cfg.seed,
+            tags=cfg.tags,
+            parent_run_id=parent_run_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            git_commit=git_commit(),
+            total_timesteps=cfg.total_timesteps,
+            metadata={"run_dir": str(ctx.run_dir.resolve()), "start_timestep": ctx.resume_timestep},
         )  # fmt: skip
     )
     if on_started is not None:
@@ -130,9 +139,16 @@ def run_training(
         error = f"{type(exc).__name__}: {exc}"
         ctx.sink.emit(
             RunEnded(
-                ctx.run_id, "failed", _timesteps_of(backend), _episodes_of(backend), error=error,
-                metadata={"error_type": type(exc).__name__, "error_message": str(exc),
-                          "traceback": traceback.format_exc()},
+                ctx.run_id,
+                "failed",
+                _timesteps_of(backend),
+                _episodes_of(backend),
+                error=error,
+                metadata={
+                    "error_type": type(exc).__name__,
+                    "error_message": str(exc),
+                    "traceback": traceback.format_exc(),
+                },
             )  # fmt: skip
         )
         return RunOutcome(

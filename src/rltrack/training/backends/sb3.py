@@ -113,6 +113,8 @@ class _TrackingCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         b = self.b
+        # The observation the envs are in now: SB3 only stores it after the callback returns.
+        b.current_obs = self.locals.get("new_obs")
         b.tracker.step(
             self.locals["rewards"], self.locals["dones"], self.locals["infos"],
             self.num_timesteps, self.locals.get("actions"),
@@ -158,6 +160,7 @@ class Sb3Backend:
             ctx.sink, ctx.run_id, ctx.checkpoint_dir, keep_last=cfg.keep_checkpoints,
             every_steps=cfg.checkpoint_every_steps, every_episodes=cfg.checkpoint_every_episodes,
         )  # fmt: skip
+        self.current_obs: Any = None
         self.model.set_logger(Logger(None, [_MetricsWriter(ctx.sink, ctx.run_id, self.tracker)]))
 
     def hyperparams(self) -> dict[str, Any]:
@@ -176,7 +179,7 @@ class Sb3Backend:
 
     def train(self) -> TrainResult:
         cfg = self.ctx.config
-        timesteps = self.ctx.resume_timestep
+        stop = self.ctx.stop
         try:
             self.model.learn(
                 total_timesteps=cfg.total_timesteps,
@@ -185,15 +188,51 @@ class Sb3Backend:
                 progress_bar=False,
             )
             timesteps = self.model.num_timesteps
-            self.tracker.finalize_all("truncated", timesteps)
-            if self.ctx.progress is not None:
-                self.ctx.progress(timesteps, self.tracker.finished, self.tracker.mean_recent_reward)
-            mean = self.tracker.mean_recent_reward
-            metrics = {"mean_reward_100": mean} if mean is not None else {}
-            self.checkpoints.save(self._save, "final", timesteps, self._last_index(), metrics)
+            if not stop.hard:
+                self.drain(timesteps)
+            self._finish(timesteps)
+        except KeyboardInterrupt:
+            # A second Ctrl-C: no drain, close what is in flight at once, keep the weights.
+            timesteps = self.model.num_timesteps
+            self._finish(timesteps)
+            raise
         except BaseException:
             self.tracker.finalize_all("error", self.model.num_timesteps)
             raise
         finally:
             self.env.close()
-        return TrainResult(timesteps, self.tracker.finished, stopped=self.ctx.stop.requested)
+        return TrainResult(timesteps, self.tracker.finished, stopped=stop.requested)
+
+    def _finish(self, timesteps: int) -> None:
+        self.tracker.finalize_all("truncated", timesteps)
+        if self.ctx.progress is not None:
+            self.ctx.progress(timesteps, self.tracker.finished, self.tracker.mean_recent_reward)
+        mean = self.tracker.mean_recent_reward
+        metrics = {"mean_reward_100": mean} if mean is not None else {}
+        self.checkpoints.save(self._save, "final", timesteps, self._last_index(), metrics)
+
+    def drain(self, timesteps: int) -> int:
+        """Step the episodes in flight to their end with the current policy, without learning,
+        within ``drain_max_steps`` per env and ``drain_timeout`` seconds. Returns steps taken."""
+        cfg = self.ctx.config
+        obs = self.current_obs
+        if obs is None or not self.tracker.live or cfg.drain_max_steps == 0:
+            return 0
+        if self.env.has_attr("signal_graceful_shutdown"):
+            self.env.env_method("signal_graceful_shutdown", indices=sorted(self.tracker.live))
+        deadline = time.monotonic() + cfg.drain_timeout
+        masked = cfg.algo == "maskable_ppo"
+        taken = 0
+        while self.tracker.live and taken < cfg.drain_max_steps:
+            if time.monotonic() > deadline or self.ctx.stop.hard:
+                break
+            if masked:
+                from sb3_contrib.common.maskable.utils import get_action_masks
+
+                actions, _ = self.model.predict(obs, action_masks=get_action_masks(self.env))  # type: ignore[call-arg]
+            else:
+                actions, _ = self.model.predict(obs, deterministic=False)
+            obs, rewards, dones, infos = self.env.step(actions)
+            self.tracker.drain_step(rewards, dones, infos, timesteps, actions)
+            taken += 1
+        return taken
