@@ -190,10 +190,18 @@ def parse_set(assignments: list[str]) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        node = out
         parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
+        if any(not part.strip() for part in parts):
+            raise ConfigError(f"--set {item!r}: the key has an empty part; write a.b=value")
+        node = out
+        for depth, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                prefix = ".".join(parts[: depth + 1])
+                raise ConfigError(f"--set {item!r}: {prefix} was already set to a value")
+            node = child
+        if isinstance(node.get(parts[-1]), dict):
+            raise ConfigError(f"--set {item!r}: {key.strip()} already holds settings below it")
         node[parts[-1]] = value
     return out
 

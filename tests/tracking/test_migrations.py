@@ -99,7 +99,7 @@ def test_tables_without_a_revision_are_refused(db_url: str) -> None:
         SqlStore(db_url)
 
 
-def test_schema_error_hides_the_password(pg_server: object, pg_url: str) -> None:
+def test_schema_error_hides_the_password(pg_url: str) -> None:
     url = pg_url.replace("postgres@", "postgres:s3cret@")
     with pytest.raises(SchemaError) as info:
         SqlStore(url, create=False)
