@@ -21,6 +21,7 @@ def register_envs() -> None:
         entry_point="rltrack.envs.masked:MaskedBanditEnv",
         max_episode_steps=200,
     )
+    gym.register(id="rltrack/Trading-v0", entry_point="rltrack.envs.trading:TradingEnv")
 
 
 class UnknownEnvError(ValueError):
@@ -36,7 +37,9 @@ def check_env_id(env_id: str) -> None:
         try:
             importlib.import_module(module)
         except ImportError as exc:
-            raise UnknownEnvError(f"env {env_id!r}: cannot import module {module!r}: {exc}") from None
+            raise UnknownEnvError(
+                f"env {env_id!r}: cannot import module {module!r}: {exc}"
+            ) from None
     if name in gym.registry:
         return
     ids = sorted(gym.registry)
@@ -46,6 +49,8 @@ def check_env_id(env_id: str) -> None:
     raise UnknownEnvError(f"unknown env {env_id!r}; {hint}registered envs: {shown}")
 
 
-def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, **extra: Any) -> gym.Env[Any, Any]:
+def make_env(
+    env_id: str, env_kwargs: dict[str, Any] | None = None, **extra: Any
+) -> gym.Env[Any, Any]:
     register_envs()
     return gym.make(env_id, **{**(env_kwargs or {}), **extra})
