@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rltrack import settings
-from rltrack.config import ALGORITHMS, ConfigError, build_config, parse_set
+from rltrack.config import ALGORITHMS, ConfigError, build_config, deep_merge, parse_set
 from rltrack.tracking.entities import Run, to_jsonable
 
 app = typer.Typer(
@@ -87,6 +87,21 @@ def train(
     checkpoint_every_steps: Annotated[int | None, typer.Option()] = None,
     checkpoint_every_episodes: Annotated[int | None, typer.Option()] = None,
     keep_checkpoints: Annotated[int | None, typer.Option(help="Periodic ones kept.")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="Trading env: OHLCV CSV path, or googl / eurusd.")
+    ] = None,
+    data_range: Annotated[
+        str | None, typer.Option(help="Trading env: date range START:END of the data.")
+    ] = None,
+    train_range: Annotated[
+        str | None, typer.Option(help="Trading env: date range START:END to train on.")
+    ] = None,
+    eval_range: Annotated[
+        str | None, typer.Option(help="Trading env: held-out range START:END to evaluate on.")
+    ] = None,
+    trace_every: Annotated[
+        int | None, typer.Option(help="Record every K-th episode's per-step trace (1: all).")
+    ] = None,
     drain_max_steps: Annotated[
         int | None, typer.Option(help="Steps per env to finish in-flight episodes at the end.")
     ] = None,
@@ -114,9 +129,13 @@ def train(
         "checkpoint_every_episodes": checkpoint_every_episodes,
         "keep_checkpoints": keep_checkpoints, "progress": progress,
         "drain_max_steps": drain_max_steps, "drain_timeout": drain_timeout,
+        "train_range": train_range, "eval_range": eval_range, "trace_every": trace_every,
     }  # fmt: skip
     try:
         extra = parse_set(set_ or [])
+        env_kwargs = {k: v for k, v in (("data", data), ("date_range", data_range)) if v}
+        if env_kwargs:
+            extra = deep_merge({"env_kwargs": env_kwargs}, extra)
         overrides = {**{k: v for k, v in overrides.items() if v is not None}, **extra}
         store = None
         parent = None
@@ -407,6 +426,87 @@ def metrics(
     for m in rows:
         table.add_row(m.key, str(m.timestep), _fmt(m.value), str(m.episodes))
     out.print(table)
+
+
+@app.command()
+def check(
+    run: str,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Mark a run whose heartbeat was lost as failed and close its open episodes.",
+        ),
+    ] = False,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Is every episode of a run final, with its metrics? Exit 0 only when it is."""
+    store = open_store(db)
+    r = find_run(store, run)
+    repaired = 0
+    if repair:
+        if r.status == "running":
+            fail(
+                f"run {r.id} is still alive (heartbeat at {r.heartbeat_at:%H:%M:%S} UTC); "
+                "stop it first, or wait until its heartbeat is stale (RLTRACK_STALE_S)"
+            )
+        repaired = store.repair_run(r.id, r.error or "heartbeat lost")
+        r = store.get_run(r.id)
+    health = store.episode_health(r.id)
+    report = {
+        "run_id": r.id, "name": r.name, "status": r.status, "error": r.error,
+        "ok": health.ok, "episodes": sum(health.counts.values()), "counts": health.counts,
+        "started": health.started, "missing_metrics": health.missing_metrics,
+        "missing_trades": health.missing_trades, "gaps": health.gaps, "repaired": repaired,
+    }  # fmt: skip
+    if json_:
+        print_json(report)
+    else:
+        out.print(f"[bold]{r.name}[/] ({r.id})  status {r.status}", highlight=False)
+        if r.error:
+            out.print(f"  error           {r.error}", highlight=False)
+        by_status = ", ".join(f"{k} {v}" for k, v in sorted(health.counts.items())) or "none"
+        out.print(f"  episodes        {report['episodes']} ({by_status})", highlight=False)
+        for label, items in (
+            ("left started", health.started),
+            ("missing metrics", health.missing_metrics),
+            ("missing trades", health.missing_trades),
+            ("index gaps", [f"{a}..{b}" for a, b in health.gaps]),
+        ):
+            shown = ", ".join(map(str, items[:20])) + (" …" if len(items) > 20 else "")
+            out.print(f"  {label:<15} {shown or 'none'}", highlight=False)
+        if repaired:
+            out.print(f"  repaired        {repaired} episodes closed as error", highlight=False)
+        out.print("[green]OK[/]: every episode is final" if health.ok else "[red]NOT OK[/]")
+    raise typer.Exit(0 if health.ok else 1)
+
+
+@app.command()
+def sync(db: DbOpt = None) -> None:
+    """Replay spooled records of runs that ended while their database was away."""
+    from rltrack.tracking.spool import Spool, find_spools
+    from rltrack.tracking.store import StoreError
+    from rltrack.tracking.store import open_store as open_url
+
+    folders = find_spools(settings.home())
+    if not folders:
+        out.print(f"nothing to sync in {settings.home()}", highlight=False)
+        return
+    failed = 0
+    for folder in folders:
+        spool = Spool(folder)
+        url = settings.database_url(db) if db else (spool.target_url or settings.database_url())
+        try:
+            store = open_url(url)
+            written = spool.replay(store)
+            store.close()
+        except StoreError as exc:
+            failed += 1
+            err.print(f"[red]{folder.name}[/]: still cannot write: {exc}", highlight=False)
+            continue
+        out.print(f"run {folder.name}: {written} records replayed", highlight=False)
+    raise typer.Exit(1 if failed else 0)
 
 
 def _fmt(value: float | None) -> str:

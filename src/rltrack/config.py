@@ -63,6 +63,21 @@ class TrainConfig(BaseModel):
         3, ge=1, description="Periodic checkpoints kept (plus best, final)."
     )
     resume: str | None = Field(None, description="Run id whose last checkpoint to continue from.")
+    trace_every: int = Field(
+        100,
+        ge=0,
+        description="Record the per-step trace (action, reward, price, position, portfolio "
+        "value) of every K-th episode; 1 records all, 0 none.",
+    )
+    train_range: str | None = Field(
+        None, description="Trading env: date range START:END to train on (sets date_range)."
+    )
+    eval_range: str | None = Field(
+        None,
+        description="Trading env: held-out date range START:END; after training the final and "
+        "best checkpoints are evaluated on it, beside buy-and-hold and random baselines.",
+    )
+    eval_episodes: int = Field(1, ge=1, description="Episodes per held-out evaluation.")
     drain_max_steps: int = Field(
         1000,
         ge=0,
@@ -89,6 +104,13 @@ class TrainConfig(BaseModel):
             if not tag.strip() or len(tag) > 255:
                 raise ValueError(f"tag {tag!r} must be 1 to 255 characters")
         return tuple(dict.fromkeys(v))
+
+    @field_validator("train_range", "eval_range")
+    @classmethod
+    def _range_shape(cls, v: str | None) -> str | None:
+        if v is not None and v.count(":") != 1:
+            raise ValueError("write a date range as START:END, e.g. 2010-01-01:2015-12-31")
+        return v
 
     @property
     def resolved_backend(self) -> str:

@@ -113,7 +113,7 @@ def test_ctrl_c_stops_with_130(cli: Cli) -> None:
 
 def test_exception_in_env_fails_the_run(cli: Cli) -> None:
     result = cli(
-        "train", "--algo", "ppo", "--env", "tests.envs:CrashingCartPole-v0",
+        "train", "--algo", "ppo", "--env", "tests.gym_envs:CrashingCartPole-v0",
         "--total-timesteps", "5000", "--set", "env_kwargs.crash_at=300", "--no-progress",
     )  # fmt: skip
     assert result.code == 1

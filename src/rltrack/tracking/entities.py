@@ -146,3 +146,18 @@ class Evaluation:
     mean_length: float | None = None
     opponent: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeHealth:
+    """What `rltrack check` reports: a run is complete when every episode is final."""
+
+    counts: dict[str, int]
+    started: list[int]
+    missing_metrics: list[int]
+    missing_trades: list[int]
+    gaps: list[tuple[int, int]]
+
+    @property
+    def ok(self) -> bool:
+        return not (self.started or self.missing_metrics or self.missing_trades or self.gaps)

@@ -33,6 +33,7 @@ from rltrack.training.events import (
 
 SPOOL_NAME = "spool.jsonl"
 OFFSET_NAME = "spool.offset"
+META_NAME = "spool.meta.json"  # which database the spooled events belong to
 
 _TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
@@ -88,10 +89,23 @@ def decode_event(raw: dict[str, Any]) -> Event:
 
 
 class Spool:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, db_url: str | None = None) -> None:
         self.folder = folder
+        self.db_url = db_url
         self.path = folder / SPOOL_NAME
         self.offset_path = folder / OFFSET_NAME
+        self.meta_path = folder / META_NAME
+
+    @property
+    def target_url(self) -> str | None:
+        """The database the events were meant for (as given to the trainer)."""
+        if self.db_url is not None:
+            return self.db_url
+        try:
+            url = json.loads(self.meta_path.read_text())["db"]
+        except (FileNotFoundError, KeyError, ValueError):
+            return None
+        return str(url)
 
     def check_writable(self) -> None:
         """Fail at start, not at the first outage, when the spool could not be written."""
@@ -108,6 +122,8 @@ class Spool:
 
     def append(self, events: Sequence[Event]) -> None:
         line = json.dumps([encode_event(e) for e in events], separators=(",", ":")) + "\n"
+        if self.db_url is not None and not self.meta_path.exists():
+            self.meta_path.write_text(json.dumps({"db": self.db_url}))
         with self.path.open("a", encoding="utf-8") as f:
             f.write(line)
             f.flush()
@@ -150,6 +166,7 @@ class Spool:
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
         self.offset_path.unlink(missing_ok=True)
+        self.meta_path.unlink(missing_ok=True)
 
 
 def find_spools(home: Path) -> list[Path]:

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rltrack.tracking.entities import Checkpoint, Episode, Metric, Run
+from rltrack.tracking.entities import Checkpoint, Episode, EpisodeHealth, Metric, Run
 from rltrack.training.events import Event
 
 
@@ -75,6 +75,18 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def list_checkpoints(self, run_id: str) -> list[Checkpoint]: ...
+
+    @abc.abstractmethod
+    def count_episodes(self, run_id: str) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    def episode_health(self, run_id: str) -> EpisodeHealth:
+        """Episodes left started or without metrics, missing trades, gaps in the indices."""
+
+    @abc.abstractmethod
+    def repair_run(self, run_id: str, reason: str) -> int:
+        """Mark a run that is no longer alive as failed with ``reason`` (when it still says
+        running) and close its episodes left started as ``error``. Returns episodes closed."""
 
     @abc.abstractmethod
     def close(self) -> None: ...

@@ -101,6 +101,22 @@ class EpisodeEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class EvaluationRecorded:
+    """A deterministic evaluation of a checkpoint (or of a baseline policy beside it)."""
+
+    run_id: str
+    checkpoint_path: str | None
+    episodes: int
+    mean_reward: float
+    std_reward: float
+    win_rate: float | None = None
+    mean_length: float | None = None
+    opponent: str | None = None  # the policy evaluated: "agent", "buy_and_hold", "random", ...
+    metrics: dict[str, Any] = field(default_factory=dict)
+    time: dt.datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsLogged:
     run_id: str
     timestep: int
@@ -160,6 +176,7 @@ Event: TypeAlias = (
     | CheckpointRemoved
     | RunEnded
     | Heartbeat
+    | EvaluationRecorded
 )
 
 

@@ -114,6 +114,8 @@ class EpisodeRow(Base):
     total_reward: Mapped[float | None] = mapped_column(Float)
     win: Mapped[float | None] = mapped_column(Float)
     epsilon: Mapped[float | None] = mapped_column(Float)
+    # Steps taken after training stopped (the drain); included in `steps`, not in timesteps.
+    drain_steps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     metrics: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
 
 

@@ -155,7 +155,10 @@ class Sb3Backend:
             if cfg.algo in EPSILON_GREEDY
             else None
         )
-        self.tracker = EpisodeTracker(ctx.sink, ctx.run_id, agent_id=cfg.agent_id, epsilon=epsilon)
+        self.tracker = EpisodeTracker(
+            ctx.sink, ctx.run_id, agent_id=cfg.agent_id, epsilon=epsilon,
+            trace_every=cfg.trace_every,
+        )  # fmt: skip
         self.checkpoints = CheckpointManager(
             ctx.sink, ctx.run_id, ctx.checkpoint_dir, keep_last=cfg.keep_checkpoints,
             every_steps=cfg.checkpoint_every_steps, every_episodes=cfg.checkpoint_every_episodes,
