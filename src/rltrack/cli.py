@@ -24,8 +24,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EXIT_USAGE = 2
 
@@ -154,12 +154,37 @@ def train(
         if not torch.cuda.is_available():
             fail("--device cuda: no CUDA device is available here; use --device cpu or auto")
     if store is None:
-        store = open_store(db)
+        store = _store_for_training(db)
     _train(cfg, store, parent)
+
+
+def _store_for_training(db: str | None) -> Any:
+    """A server that is away at start does not stop training: records go to the spool until it
+    answers. A SQLite location that cannot hold a database is a usage error."""
+    from rltrack.tracking.deferred import DeferredStore
+    from rltrack.tracking.sql.engine import is_sqlite, normalize_url, safe_url
+    from rltrack.tracking.store import StoreError, UnavailableError
+    from rltrack.tracking.store import open_store as open_url
+
+    url = normalize_url(settings.database_url(db))
+    try:
+        return open_url(url)
+    except UnavailableError as exc:
+        if is_sqlite(url):
+            fail(str(exc))
+        err.print(
+            f"[yellow]database {safe_url(url)} unreachable at start[/] ({exc}); training "
+            "goes on and records are spooled until it answers",
+            highlight=False,
+        )
+        return DeferredStore(url)
+    except StoreError as exc:
+        fail(str(exc))
 
 
 def _train(cfg: Any, store: Any, parent: Run | None) -> NoReturn:
     from rltrack.tracking.logger import RunLogger
+    from rltrack.tracking.spool import Spool, SpoolError
     from rltrack.training.context import TrainContext
     from rltrack.training.runner import (
         default_run_name,
@@ -183,7 +208,23 @@ def _train(cfg: Any, store: Any, parent: Run | None) -> NoReturn:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"cannot create the run folder {run_dir}: {exc.strerror}; set RLTRACK_HOME")
-    logger = RunLogger(store)
+    spool = Spool(run_dir, db_url=store.url)
+    try:
+        spool.check_writable()
+    except SpoolError as exc:
+        fail(str(exc))
+
+    def outage(exc: Exception) -> None:
+        err.print(
+            f"[yellow]database unreachable[/] ({exc}); training goes on, records are spooled "
+            f"to {spool.path} and replayed when it answers",
+            highlight=False,
+        )
+
+    def recovered(n: int) -> None:
+        err.print(f"[green]database back[/]: {n} spooled records replayed", highlight=False)
+
+    logger = RunLogger(store, spool=spool, on_outage=outage, on_recovered=recovered)
     progress = _Progress(cfg, resume_step) if cfg.progress else None
     ctx = TrainContext(
         config=cfg, run_id=run_id, run_dir=run_dir, sink=logger,
@@ -202,13 +243,23 @@ def _train(cfg: Any, store: Any, parent: Run | None) -> NoReturn:
             ctx, name=name, parent_run_id=parent.id if parent else None, on_started=started
         )
     except ConfigError as exc:
-        logger.close()
+        logger.close(timeout=5)
         fail(str(exc))
     finally:
         if progress:
             progress.stop()
-    if not logger.close(timeout=60):
-        err.print("[yellow]warning:[/] not every record could be written to the database")
+    state = logger.close()
+    if state == "spooled":
+        err.print(
+            f"[yellow]the database is still unreachable[/]: {logger.written} records written, "
+            f"the rest kept in {spool.path}; run `rltrack sync` when it is back",
+            highlight=False,
+        )
+    elif state == "failed":
+        err.print(
+            f"[red]warning:[/] {logger.dropped} records could not be kept: {logger.failure}",
+            highlight=False,
+        )
     colour = {"completed": "green", "stopped": "yellow", "failed": "red"}[outcome.status]
     out.print(
         f"[bold {colour}]{outcome.status}[/] run {name} ({run_id}): "
@@ -379,6 +430,7 @@ def episodes(
             "end_time": e.end_time,
             "win": e.win,
             "epsilon": e.epsilon,
+            "drain_steps": e.drain_steps,
             "metrics": e.metrics,
         }  # fmt: skip
         for e in rows

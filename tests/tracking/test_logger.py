@@ -113,7 +113,7 @@ def test_everything_emitted_is_written_after_close(store: RecordingStore, tmp_pa
         logger.emit(CheckpointSaved(start.run_id, path, k * 100, k, "0" * 64, 10, "periodic"))
     logger.emit(CheckpointRemoved(start.run_id, str(tmp_path / "step_0.zip")))
     logger.emit(RunEnded(start.run_id, "completed", n * 10 + 3, n + 1))
-    assert logger.close(timeout=30) is True
+    assert logger.close(timeout=30) == "written"
     assert logger.failure is None
 
     assert store.count_episodes(start.run_id) == {"completed": n, "truncated": 1}
@@ -235,12 +235,12 @@ def test_emit_does_not_wait_for_a_locked_database(sqlite_store: RecordingStore) 
         other.execute("ROLLBACK")
         other.close()
     # Once the lock is gone, everything lands.
-    assert logger.close(timeout=60) is True
+    assert logger.close(timeout=60) == "written"
     assert sqlite_store.count_episodes(start.run_id) == {"completed": 2000}
 
 
 def test_flush_and_close_report_events_that_could_not_be_written(store: RecordingStore) -> None:
-    # `rltrack train` warns "not every record could be written" when close() returns False.
+    # `rltrack train` warns that records could not be kept when close() says "failed".
     logger = RunLogger(store, flush_interval_s=0.01, heartbeat_s=60)
     try:
         # An episode of a run that was never started cannot be stored (foreign key).
@@ -250,7 +250,7 @@ def test_flush_and_close_report_events_that_could_not_be_written(store: Recordin
         assert isinstance(logger.failure, StoreError)
     finally:
         closed = logger.close(timeout=5)
-    assert closed is False
+    assert closed == "failed"
 
 
 def test_one_bad_event_does_not_lose_the_rest_of_its_batch(store: RecordingStore) -> None:

@@ -25,6 +25,8 @@ EXPECTED_TABLES = {
     "evaluations",
 }  # fmt: skip
 
+HEAD = "0002"  # the newest migration in src/rltrack/tracking/sql/migrations/versions
+
 
 def table_names(url: str) -> set[str]:
     engine = eng.make_engine(url)
@@ -58,7 +60,7 @@ def a_run() -> RunStarted:
 
 def test_fresh_database_gets_the_head_revision(db_url: str) -> None:
     head = eng.head_revision(db_url)
-    assert head == "0001"
+    assert head == HEAD
     SqlStore(db_url).close()
     assert revision_of(db_url) == head
     assert table_names(db_url) == EXPECTED_TABLES
@@ -82,7 +84,7 @@ def test_database_at_another_revision_is_refused(db_url: str, revision: str) -> 
     message = str(info.value)
     assert "rltrack db upgrade" in message
     assert revision in message
-    assert "0001" in message
+    assert HEAD in message
     # The refusal changed nothing.
     assert revision_of(db_url) == revision
 
@@ -110,10 +112,10 @@ def test_schema_error_hides_the_password(pg_url: str) -> None:
 def test_db_upgrade_command_creates_then_reports_up_to_date(cli: Cli, db_url: str) -> None:
     first = cli("db", "upgrade", "--db", db_url, timeout=60)
     assert first.code == 0, first.stderr
-    assert "0001" in first.stdout
+    assert HEAD in first.stdout
     assert "up to date" not in first.stdout
     assert table_names(db_url) == EXPECTED_TABLES
-    assert revision_of(db_url) == "0001"
+    assert revision_of(db_url) == HEAD
 
     second = cli("db", "upgrade", "--db", db_url, timeout=60)
     assert second.code == 0, second.stderr
@@ -134,7 +136,7 @@ def test_db_upgrade_uses_rltrack_home_by_default(cli: Cli) -> None:
     assert result.code == 0, result.stderr
     db = cli.home / "rltrack.db"
     assert db.exists()
-    assert revision_of(f"sqlite:///{db}") == "0001"
+    assert revision_of(f"sqlite:///{db}") == HEAD
 
 
 def test_db_upgrade_refuses_an_unknown_revision(cli: Cli, sqlite_url: str) -> None:
@@ -178,7 +180,7 @@ def test_migration_downgrades_and_upgrades_again(db_url: str) -> None:
             command.downgrade(cfg, "base")
         assert table_names(db_url) == set()
         before, after = eng.upgrade(db_url, engine)
-        assert (before, after) == (None, "0001")
+        assert (before, after) == (None, HEAD)
     finally:
         engine.dispose()
     assert table_names(db_url) == EXPECTED_TABLES

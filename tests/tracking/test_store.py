@@ -311,13 +311,14 @@ def test_late_started_replay_does_not_overwrite_the_final_row(store: SqlStore) -
     start = run_started()
     started, ended = episode(start.run_id, 0, status="truncated")
     store.write([start, started, ended])
-    store.write([started])  # replayed after the final row landed
-    store.write([ended, started])  # and after it within one batch
-    (ep,) = store.list_episodes(start.run_id)
-    assert ep.status == "truncated"
-    assert ep.steps == 9
-    assert ep.end_time == ended.time
-    assert ep.metrics == ended.metrics
+    # Replayed after the final row landed, alone and after the end within one batch.
+    for replay in ([started], [ended, started], [started, started]):
+        store.write(replay)
+        (ep,) = store.list_episodes(start.run_id)
+        assert ep.status == "truncated"
+        assert ep.steps == 9
+        assert ep.end_time == ended.time
+        assert ep.metrics == ended.metrics
 
 
 def test_final_row_can_be_corrected_by_a_later_end(store: SqlStore) -> None:

@@ -68,6 +68,7 @@ class Episode:
     win: float | None = None
     epsilon: float | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    drain_steps: int = 0
 
 
 @dataclass(frozen=True, slots=True)

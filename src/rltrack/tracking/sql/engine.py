@@ -13,7 +13,11 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from rltrack.tracking.store import SchemaError, UnavailableError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def sqlite_busy_timeout_ms() -> int:
+    """How long a SQLite writer waits for another one's lock (RLTRACK_SQLITE_BUSY_MS)."""
+    return int(os.environ.get("RLTRACK_SQLITE_BUSY_MS", "30000"))
 
 
 def normalize_url(url: str) -> str:
@@ -71,7 +75,7 @@ def make_engine(url: str) -> Engine:
         ) from exc
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        kwargs["connect_args"] = {"timeout": sqlite_busy_timeout_ms() / 1000}
     elif parsed.get_backend_name() == "postgresql":
         kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {"connect_timeout": 5}
@@ -97,7 +101,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout={sqlite_busy_timeout_ms()}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 

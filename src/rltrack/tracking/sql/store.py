@@ -7,14 +7,16 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from rltrack.tracking.entities import Checkpoint, Episode, Metric, Run
+from rltrack.tracking.entities import Checkpoint, Episode, EpisodeHealth, Metric, Run
 from rltrack.tracking.sql import engine as eng
+from rltrack.tracking.sql import health
 from rltrack.tracking.sql.models import (
     CheckpointRow,
     EpisodeRow,
@@ -51,14 +53,24 @@ STEPS: Table = StepRow.__table__  # type: ignore[assignment]
 METRICS: Table = MetricRow.__table__  # type: ignore[assignment]
 CHECKPOINTS: Table = CheckpointRow.__table__  # type: ignore[assignment]
 
-_EPISODE_FINAL_COLUMNS = (
-    "env_slot", "agent_id", "status", "start_time", "end_time", "start_timestep",
-    "end_timestep", "steps", "total_reward", "win", "epsilon", "metrics",
+# The hot rows (episodes, metrics) bypass SQLAlchemy's per-row type processing (see write()).
+# An episode row is the event's attributes named here, in this order, as they are, followed by
+# the encoded columns that _started_params / _ended_params append. A new column of an episode
+# is one more (column, attribute) pair here; _HotSql checks every name against the table.
+_EPISODE_KEY = ("run_id", "idx")
+_EPISODE_STARTED_PLAIN = (
+    ("run_id", "run_id"), ("idx", "index"), ("env_slot", "env_slot"), ("agent_id", "agent_id"),
+    ("start_timestep", "start_timestep"),
 )  # fmt: skip
-_EPISODE_STARTED_COLUMNS = (
-    "run_id", "idx", "env_slot", "agent_id", "status", "start_time", "start_timestep", "metrics",
+_EPISODE_STARTED_ENCODED = ("status", "start_time", "metrics")
+_EPISODE_ENDED_PLAIN = (
+    *_EPISODE_STARTED_PLAIN, ("status", "status"), ("end_timestep", "end_timestep"),
+    ("steps", "steps"), ("total_reward", "total_reward"), ("win", "win"), ("epsilon", "epsilon"),
+    ("drain_steps", "drain_steps"),
 )  # fmt: skip
-_METRIC_COLUMNS = ("run_id", "key", "timestep", "value", "wall_time", "episodes")
+_EPISODE_ENDED_ENCODED = ("start_time", "end_time", "metrics")
+_METRIC_KEY = ("run_id", "key", "timestep")
+_METRIC_COLUMNS = (*_METRIC_KEY, "value", "wall_time", "episodes")
 # Columns whose bound values need a cast on PostgreSQL (JSON text → jsonb).
 _JSON_COLUMNS = frozenset({"metrics"})
 
@@ -136,7 +148,7 @@ class SqlStore(Store):
             started = self._started_params(b.episodes_started)
             ended = self._ended_params(b.episodes_ended)
             metrics = self._metric_params(b.metrics)
-        except (TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError, RecursionError) as exc:
             raise StoreError(f"cannot encode events for the database: {exc}") from exc
         with self._writing() as conn:
             for run in b.runs_started:
@@ -167,7 +179,8 @@ class SqlStore(Store):
             for beat in b.heartbeats:
                 conn.execute(
                     update(RUNS)
-                    .where(RUNS.c.id == beat.run_id)
+                    # A heartbeat replayed after the run ended must not touch its final counts.
+                    .where(RUNS.c.id == beat.run_id, RUNS.c.status == "running")
                     .values(
                         heartbeat_at=beat.time, timesteps=beat.timesteps, episodes=beat.episodes
                     )
@@ -236,21 +249,16 @@ class SqlStore(Store):
             conn.execute(self._insert_ignore(STEPS, ("episode_id", "step")), steps)
 
     def _started_params(self, started: Sequence[EpisodeStarted]) -> list[tuple[Any, ...]]:
-        t = self._bind_time
-        return [
-            (e.run_id, e.index, e.env_slot, e.agent_id, "started", t(e.time), e.start_timestep,
-             "{}")
-            for e in started
-        ]  # fmt: skip
+        """Rows for _HotSql.episode_started: _EPISODE_STARTED_PLAIN, then status,
+        start_time, metrics."""
+        plain, t = _started_plain, self._bind_time
+        return [plain(e) + ("started", t(e.time), "{}") for e in started]
 
     def _ended_params(self, ended: Sequence[EpisodeEnded]) -> list[tuple[Any, ...]]:
-        t, dumps = self._bind_time, json.dumps
-        return [
-            (e.run_id, e.index, e.env_slot, e.agent_id, e.status, t(e.start_time), t(e.time),
-             e.start_timestep, e.end_timestep, e.steps, e.total_reward, e.win, e.epsilon,
-             dumps(e.metrics))
-            for e in ended
-        ]  # fmt: skip
+        """Rows for _HotSql.episode_ended: _EPISODE_ENDED_PLAIN, then start_time, end_time,
+        metrics, encoded as the column types would bind them."""
+        plain, t, dumps = _ended_plain, self._bind_time, _json_dumps
+        return [plain(e) + (t(e.start_time), t(e.time), dumps(e.metrics)) for e in ended]
 
     def _metric_params(self, logged: Sequence[MetricsLogged]) -> list[tuple[Any, ...]]:
         t = self._bind_time
@@ -391,6 +399,17 @@ class SqlStore(Store):
             ]
 
 
+    def episode_health(self, run_id: str) -> EpisodeHealth:
+        with self._reading() as conn:
+            return health.episode_health(conn, run_id)
+
+    def repair_run(self, run_id: str, reason: str) -> int:
+        now = dt.datetime.now(dt.UTC)
+        with self._writing() as conn:
+            health.mark_run_failed(conn, run_id, reason, now)
+            return health.finalize_started(conn, run_id, "error", now)
+
+
 class _Batch:
     """Events of one write, grouped by table in an order that satisfies foreign keys."""
 
@@ -449,16 +468,12 @@ class _HotSql:
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self.episode_started = self._insert(
-            "episodes", _EPISODE_STARTED_COLUMNS, ("run_id", "idx"), ()
-        )
-        self.episode_ended = self._insert(
-            "episodes", ("run_id", "idx", *_EPISODE_FINAL_COLUMNS), ("run_id", "idx"),
-            _EPISODE_FINAL_COLUMNS,
-        )  # fmt: skip
-        self.metric = self._insert(
-            "metrics", _METRIC_COLUMNS, ("run_id", "key", "timestep"), ("value", "wall_time")
-        )
+        started = (*(c for c, _ in _EPISODE_STARTED_PLAIN), *_EPISODE_STARTED_ENCODED)
+        ended = (*(c for c, _ in _EPISODE_ENDED_PLAIN), *_EPISODE_ENDED_ENCODED)
+        final = tuple(c for c in ended if c not in _EPISODE_KEY)
+        self.episode_started = self._insert(EPISODES, started, _EPISODE_KEY, ())
+        self.episode_ended = self._insert(EPISODES, ended, _EPISODE_KEY, final)
+        self.metric = self._insert(METRICS, _METRIC_COLUMNS, _METRIC_KEY, ("value", "wall_time"))
 
     def _placeholder(self, column: str) -> str:
         if self.dialect == "postgresql":
@@ -466,28 +481,72 @@ class _HotSql:
         return "?"
 
     def _insert(
-        self, table: str, columns: Sequence[str], keys: Sequence[str], update: Sequence[str]
+        self, table: Table, columns: Sequence[str], keys: Sequence[str], update: Sequence[str]
     ) -> str:
+        missing = [c for c in (*columns, *keys, *update) if c not in table.c]
+        if missing or len(set(columns)) != len(columns):
+            raise AssertionError(f"hot insert into {table.name}: bad columns {columns}")
         values = ", ".join(self._placeholder(c) for c in columns)
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) "
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values}) "
         sql += f"ON CONFLICT ({', '.join(keys)}) "
         if not update:
             return sql + "DO NOTHING"
         return sql + "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in update)
 
 
+_started_plain = attrgetter(*(a for _, a in _EPISODE_STARTED_PLAIN))
+_ended_plain = attrgetter(*(a for _, a in _EPISODE_ENDED_PLAIN))
+_UTC = dt.UTC
+
+
+def _make_json_dumps() -> Callable[[Any], str]:
+    """``json.dumps`` with its default settings (what SQLAlchemy's JSON type binds), without
+    the encoder that ``json.dumps`` builds on every call: a quarter of its cost on a small
+    metrics dict. Falls back to ``json.dumps`` where CPython's C encoder is missing."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return json.dumps
+    defaults = json.JSONEncoder()
+    # markers=None: no circular-reference bookkeeping, so no state shared between threads;
+    # a self-referencing value raises RecursionError instead of ValueError.
+    encode = make(
+        None, defaults.default, json.encoder.encode_basestring_ascii, None,
+        defaults.key_separator, defaults.item_separator, False, False, True,
+    )  # fmt: skip
+
+    def dumps(value: Any) -> str:
+        if isinstance(value, str):
+            return json.dumps(value)
+        return "".join(encode(value, 0))
+
+    probe = {"a": 1.5, "b": None, "c": True, "d": "é\n", "e": [1, float("nan")], "f": 10**20}
+    return dumps if dumps(probe) == json.dumps(probe) else json.dumps
+
+
+_json_dumps = _make_json_dumps()
+
+
 def _naive_utc(value: dt.datetime) -> dt.datetime:
     """What :class:`~rltrack.tracking.sql.models.UTCDateTime` binds: naive UTC."""
+    if value.tzinfo is _UTC:
+        return value.replace(tzinfo=None)
     if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        value = value.astimezone(_UTC).replace(tzinfo=None)
     return value
+
+
+# SQLAlchemy's SQLite DATETIME storage format: always with microseconds.
+_SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
 def _sqlite_time(value: dt.datetime) -> str:
     """The text SQLAlchemy's SQLite DATETIME stores for :func:`_naive_utc` of ``value``."""
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
+    if value.tzinfo is not None and value.tzinfo is not _UTC:
+        value = value.astimezone(_UTC)
+    return _SQLITE_DATETIME % (
+        value.year, value.month, value.day, value.hour, value.minute, value.second,
+        value.microsecond,
+    )  # fmt: skip
 
 
 def _run_entity(r: Any, stale_s: float | None = None) -> Run:
@@ -514,7 +573,7 @@ def _episode_entity(r: Any) -> Episode:
         status=r["status"], start_timestep=r["start_timestep"], start_time=r["start_time"],
         agent_id=r["agent_id"], end_timestep=r["end_timestep"], end_time=r["end_time"],
         steps=r["steps"], total_reward=r["total_reward"], win=r["win"], epsilon=r["epsilon"],
-        metrics=r["metrics"] or {},
+        metrics=r["metrics"] or {}, drain_steps=r["drain_steps"] or 0,
     )  # fmt: skip
 
 

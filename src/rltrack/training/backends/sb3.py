@@ -1,4 +1,12 @@
-"""Stable-Baselines3 backend: any SB3 / sb3-contrib algorithm, tracked through a callback."""
+"""Stable-Baselines3 backend: any SB3 / sb3-contrib algorithm, tracked through a callback.
+
+With ``train_range`` set, the training envs get it as their ``date_range``. With
+``eval_range`` set, the ``final`` and ``best`` checkpoints are evaluated on that held-out range
+after the final checkpoint is saved, beside the baselines of
+:mod:`rltrack.training.evaluate`, and each result is emitted as an ``EvaluationRecorded``. A
+run stopped by a signal skips the evaluation (it should end promptly; the checkpoints are on
+disk), and a stop requested while it runs abandons it without emitting partial results.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +27,13 @@ from rltrack.envs import make_env
 from rltrack.training.checkpoints import CheckpointManager
 from rltrack.training.context import TrainContext, TrainResult
 from rltrack.training.episodes import EpisodeTracker
+from rltrack.training.evaluate import (
+    EvaluationStopped,
+    check_ranges,
+    eval_env_kwargs,
+    held_out_evaluation,
+    train_env_kwargs,
+)
 from rltrack.training.events import EventSink, MetricsLogged
 
 # Hyperparameters worth showing next to a run, read back from the built model.
@@ -54,9 +69,10 @@ def _env_factory(env_id: str, env_kwargs: dict[str, Any], ignore_sigint: bool) -
 
 
 def build_vec_env(cfg: TrainConfig) -> VecEnv:
+    """The training envs, with ``train_range`` (when set) as their ``date_range``."""
     subproc = cfg.vec_env == "subproc"
     return make_vec_env(
-        _env_factory(cfg.env, cfg.env_kwargs, subproc),
+        _env_factory(cfg.env, train_env_kwargs(cfg), subproc),
         n_envs=cfg.num_envs,
         seed=cfg.seed,
         vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv,
@@ -78,6 +94,34 @@ def resolved_hyperparams(model: BaseAlgorithm, given: dict[str, Any]) -> dict[st
         out[name] = value
     out.update(given)
     return out
+
+
+def _build_checked(cfg: TrainConfig) -> VecEnv:
+    """The training envs; an env that refuses its arguments (a bad data path, too few rows in a
+    range, an unknown keyword) is a ConfigError, and so is a held-out range it refuses."""
+    prefix = f"env {cfg.env}: "
+    if cfg.vec_env == "subproc":
+        # A worker process would only die with the env's error: build one here first.
+        _probe(cfg.env, train_env_kwargs(cfg), prefix)
+    try:
+        env = build_vec_env(cfg)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{prefix}{exc}") from None
+    if cfg.eval_range is not None:
+        try:
+            _probe(cfg.env, eval_env_kwargs(cfg), f"--eval-range {cfg.eval_range!r}: ")
+        except ConfigError:
+            env.close()
+            raise
+    return env
+
+
+def _probe(env_id: str, env_kwargs: dict[str, Any], prefix: str) -> None:
+    """Build and close one env; its ValueError or TypeError becomes a ConfigError."""
+    try:
+        make_env(env_id, env_kwargs).close()
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{prefix}{exc}") from None
 
 
 class _MetricsWriter(KVWriter):
@@ -134,8 +178,10 @@ class Sb3Backend:
     def __init__(self, ctx: TrainContext) -> None:
         self.ctx = ctx
         cfg = ctx.config
-        self.env = build_vec_env(cfg)
         cls = algorithm_class(cfg.algo)
+        self.model_cls = cls
+        check_ranges(cfg)
+        self.env = _build_checked(cfg)
         try:
             if ctx.resume_checkpoint is not None:
                 self.model = cls.load(ctx.resume_checkpoint, env=self.env, device=cfg.device)
@@ -194,6 +240,8 @@ class Sb3Backend:
             if not stop.hard:
                 self.drain(timesteps)
             self._finish(timesteps)
+            if cfg.eval_range is not None and not stop.requested:
+                self.evaluate()
         except KeyboardInterrupt:
             # A second Ctrl-C: no drain, close what is in flight at once, keep the weights.
             timesteps = self.model.num_timesteps
@@ -213,6 +261,21 @@ class Sb3Backend:
         mean = self.tracker.mean_recent_reward
         metrics = {"mean_reward_100": mean} if mean is not None else {}
         self.checkpoints.save(self._save, "final", timesteps, self._last_index(), metrics)
+
+    def evaluate(self) -> None:
+        """Evaluate the final and best checkpoints and the baselines on ``eval_range``; emit
+        one EvaluationRecorded each, once all of them are done (none if a stop interrupts)."""
+        latest = {c.kind: c.path for c in self.checkpoints.saved if c.kind in ("final", "best")}
+        targets = [(kind, latest[kind]) for kind in ("final", "best") if kind in latest]
+        try:
+            results = held_out_evaluation(
+                self.ctx.config, self.model_cls, targets,
+                should_stop=lambda: self.ctx.stop.requested,
+            )  # fmt: skip
+        except EvaluationStopped:
+            return
+        for result in results:
+            self.ctx.sink.emit(result.event(self.ctx.run_id))
 
     def drain(self, timesteps: int) -> int:
         """Step the episodes in flight to their end with the current policy, without learning,
