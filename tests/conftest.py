@@ -18,6 +18,8 @@ from rltrack.testing.postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parents[1]
 _db_counter = itertools.count()
+# Commands that only read (or repair) the database: run in-process by the `cli` fixture.
+IN_PROCESS = frozenset({"runs", "show", "episodes", "metrics", "check", "sync", "db"})
 
 
 @pytest.fixture(scope="session")
@@ -85,11 +87,32 @@ class Cli:
         return [sys.executable, "-m", "rltrack.cli", *args]
 
     def __call__(self, *args: str, timeout: float = 240, **kw: Any) -> Result:
+        if args and args[0] in IN_PROCESS and not kw:
+            return self.in_process(*args)
         proc = subprocess.run(
             self.argv(*args), capture_output=True, text=True, timeout=timeout, env=self.env,
             cwd=self.home, **kw,
         )  # fmt: skip
         return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def in_process(self, *args: str) -> Result:
+        """Read-back commands run in this process (the same Typer app, with this Cli's
+        environment): a subprocess would spend seconds importing torch for a query."""
+        from typer.testing import CliRunner
+
+        from rltrack.cli import app
+
+        saved_env, saved_cwd = dict(os.environ), os.getcwd()
+        os.environ.clear()
+        os.environ.update(self.env)
+        os.chdir(self.home)
+        try:
+            result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+        finally:
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_env)
+        return Result(result.exit_code, result.stdout, result.stderr)
 
     def popen(self, *args: str, **kw: Any) -> subprocess.Popen[str]:
         return subprocess.Popen(
