@@ -134,10 +134,7 @@ def head_revision(url: str) -> str:
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-        return row[0] if row else None
+        return _revision_on(conn)
 
 
 def has_tables(engine: Engine) -> bool:
@@ -146,15 +143,29 @@ def has_tables(engine: Engine) -> bool:
 
 
 def upgrade(url: str, engine: Engine) -> tuple[str | None, str]:
-    """Bring the database to the newest schema. Returns (before, after) revisions."""
+    """Bring the database to the newest schema. Returns (before, after) revisions.
+
+    Several trainers may start at once on a new database: the upgrade holds the write lock
+    (SQLite) or an advisory lock (PostgreSQL) from before it reads the current revision, so
+    exactly one of them migrates and the others find the schema done.
+    """
     from alembic import command
 
-    before = current_revision(engine)
     cfg = alembic_config(url)
-    with engine.begin() as conn:
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7271)"))
+        before = _revision_on(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     return before, head_revision(url)
+
+
+def _revision_on(conn: Any) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+    return row[0] if row else None
 
 
 def ensure_schema(url: str, engine: Engine, *, create: bool) -> None:
