@@ -245,5 +245,3 @@ def test_unwritable_spool_location_is_refused_at_start(cli: Cli, tmp_path: Path)
 def test_check_on_unknown_run_is_usage_error(cli: Cli) -> None:
     result = cli("check", "nope-nope")
     assert result.code == 2 and "no run" in result.stderr
-
-

@@ -69,18 +69,18 @@ def _time(value: Any) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromisoformat(value)
 
 
+def _trade(raw: dict[str, Any]) -> TradeRecord:
+    fields: dict[str, Any] = {k: (_time(v) if k in _TIME_FIELDS else v) for k, v in raw.items()}
+    return TradeRecord(**fields)
+
+
 def decode_event(raw: dict[str, Any]) -> Event:
     cls = _TYPES[raw["type"]]
     data = dict(raw["data"])
     for key in _TIME_FIELDS & data.keys():
         data[key] = _time(data[key])
     if cls is EpisodeEnded:
-        data["trades"] = tuple(
-            TradeRecord(
-                **{k: (_time(v) if k in _TIME_FIELDS else v) for k, v in t.items()}
-            )
-            for t in data.get("trades", ())
-        )
+        data["trades"] = tuple(_trade(t) for t in data.get("trades", ()))
         data["trace"] = tuple(StepRecord(**s) for s in data.get("trace", ()))
     if cls is RunStarted:
         data["tags"] = tuple(data.get("tags", ()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,25 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 def sqlite_busy_timeout_ms() -> int:
     """How long a SQLite writer waits for another one's lock (RLTRACK_SQLITE_BUSY_MS)."""
     return int(os.environ.get("RLTRACK_SQLITE_BUSY_MS", "30000"))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_dumps(value: Any) -> str:
+    """JSON for the JSON columns: NaN and infinities become null (JSON has no such numbers
+    and PostgreSQL's jsonb refuses them), the same on every backend."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), allow_nan=False)
 
 
 def normalize_url(url: str) -> str:
@@ -73,7 +94,7 @@ def make_engine(url: str) -> Engine:
             f"not a database URL: {url!r}; use sqlite:///path/to.db or "
             "postgresql+psycopg://user@host:port/dbname"
         ) from exc
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"json_serializer": json_dumps}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": sqlite_busy_timeout_ms() / 1000}
     elif parsed.get_backend_name() == "postgresql":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Table, and_, exists, func, select, update
 
 from rltrack.tracking.entities import EpisodeHealth
 from rltrack.tracking.sql.models import EpisodeRow, RunRow, TradeRow
@@ -13,9 +13,9 @@ from rltrack.tracking.sql.models import EpisodeRow, RunRow, TradeRow
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-EPISODES = EpisodeRow.__table__
-TRADES = TradeRow.__table__
-RUNS = RunRow.__table__
+EPISODES: Table = EpisodeRow.__table__  # type: ignore[assignment]
+TRADES: Table = TradeRow.__table__  # type: ignore[assignment]
+RUNS: Table = RunRow.__table__  # type: ignore[assignment]
 LIST_LIMIT = 1000
 
 

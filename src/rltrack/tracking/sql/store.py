@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -165,8 +166,15 @@ class SqlStore(Store):
                     self._upsert(
                         CHECKPOINTS,
                         ("run_id", "path"),
-                        ("timestep", "episode_index", "sha256", "size", "kind", "created_at",
-                         "metrics"),
+                        (
+                            "timestep",
+                            "episode_index",
+                            "sha256",
+                            "size",
+                            "kind",
+                            "created_at",
+                            "metrics",
+                        ),
                     ),
                     [_checkpoint_row(c) for c in b.checkpoints],
                 )
@@ -228,18 +236,29 @@ class SqlStore(Store):
             for seq, t in enumerate(e.trades):
                 trades.append(
                     {
-                        "episode_id": episode_id, "seq": seq, "direction": t.direction,
-                        "entry_step": t.entry_step, "exit_step": t.exit_step,
-                        "entry_time": t.entry_time, "exit_time": t.exit_time,
-                        "entry_price": t.entry_price, "exit_price": t.exit_price,
-                        "quantity": t.quantity, "pnl": t.pnl, "costs": t.costs,
+                        "episode_id": episode_id,
+                        "seq": seq,
+                        "direction": t.direction,
+                        "entry_step": t.entry_step,
+                        "exit_step": t.exit_step,
+                        "entry_time": t.entry_time,
+                        "exit_time": t.exit_time,
+                        "entry_price": t.entry_price,
+                        "exit_price": t.exit_price,
+                        "quantity": t.quantity,
+                        "pnl": t.pnl,
+                        "costs": t.costs,
                     }  # fmt: skip
                 )
             for s in e.trace:
                 steps.append(
                     {
-                        "episode_id": episode_id, "step": s.step, "action": s.action,
-                        "reward": s.reward, "price": s.price, "position": s.position,
+                        "episode_id": episode_id,
+                        "step": s.step,
+                        "action": s.action,
+                        "reward": s.reward,
+                        "price": s.price,
+                        "position": s.position,
                         "portfolio_value": s.portfolio_value,
                     }  # fmt: skip
                 )
@@ -265,9 +284,12 @@ class SqlStore(Store):
         rows: list[tuple[Any, ...]] = []
         for ev in logged:
             wall_time = t(ev.time)
+            # NaN (SB3's explained variance of constant returns, a diverged loss) is no
+            # measurement: it is left out rather than refused with the whole batch.
             rows.extend(
                 (ev.run_id, k, ev.timestep, float(v), wall_time, ev.episodes)
                 for k, v in ev.values.items()
+                if math.isfinite(v)
             )
         return rows
 
@@ -299,14 +321,19 @@ class SqlStore(Store):
                 matches = list(
                     conn.execute(
                         select(RUNS)
-                        .where(or_(RUNS.c.id.startswith(run_ref, autoescape=True),
-                                   RUNS.c.name == run_ref))
+                        .where(
+                            or_(
+                                RUNS.c.id.startswith(run_ref, autoescape=True),
+                                RUNS.c.name == run_ref,
+                            )
+                        )
                         .limit(5)
                     ).mappings()
                 )
                 if not matches or len(run_ref) < 4 and matches[0]["name"] != run_ref:
                     raise NotFoundError(
-                        f"no run {run_ref!r}; `rltrack runs` lists the runs in {eng.safe_url(self.url)}"
+                        f"no run {run_ref!r}; `rltrack runs` lists the runs in "
+                        f"{eng.safe_url(self.url)}"
                     )
                 if len(matches) > 1:
                     names = ", ".join(f"{m['id']} ({m['name']})" for m in matches)
@@ -376,8 +403,11 @@ class SqlStore(Store):
         with self._reading() as conn:
             return [
                 Metric(
-                    key=r["key"], timestep=r["timestep"], value=r["value"],
-                    wall_time=r["wall_time"], episodes=r["episodes"],
+                    key=r["key"],
+                    timestep=r["timestep"],
+                    value=r["value"],
+                    wall_time=r["wall_time"],
+                    episodes=r["episodes"],
                 )  # fmt: skip
                 for r in conn.execute(stmt).mappings()
             ]
@@ -391,13 +421,19 @@ class SqlStore(Store):
         with self._reading() as conn:
             return [
                 Checkpoint(
-                    id=r["id"], run_id=r["run_id"], path=r["path"], timestep=r["timestep"],
-                    episode_index=r["episode_index"], sha256=r["sha256"], size=r["size"],
-                    kind=r["kind"], created_at=r["created_at"], metrics=r["metrics"] or {},
+                    id=r["id"],
+                    run_id=r["run_id"],
+                    path=r["path"],
+                    timestep=r["timestep"],
+                    episode_index=r["episode_index"],
+                    sha256=r["sha256"],
+                    size=r["size"],
+                    kind=r["kind"],
+                    created_at=r["created_at"],
+                    metrics=r["metrics"] or {},
                 )  # fmt: skip
                 for r in conn.execute(stmt).mappings()
             ]
-
 
     def episode_health(self, run_id: str) -> EpisodeHealth:
         with self._reading() as conn:
@@ -511,16 +547,19 @@ def _make_json_dumps() -> Callable[[Any], str]:
     # a self-referencing value raises RecursionError instead of ValueError.
     encode = make(
         None, defaults.default, json.encoder.encode_basestring_ascii, None,
-        defaults.key_separator, defaults.item_separator, False, False, True,
+        defaults.key_separator, defaults.item_separator, False, False, False,
     )  # fmt: skip
 
     def dumps(value: Any) -> str:
         if isinstance(value, str):
             return json.dumps(value)
-        return "".join(encode(value, 0))
+        try:
+            return "".join(encode(value, 0))
+        except ValueError:  # NaN or infinity: not JSON (PostgreSQL refuses it); store null
+            return eng.json_dumps(value)
 
-    probe = {"a": 1.5, "b": None, "c": True, "d": "é\n", "e": [1, float("nan")], "f": 10**20}
-    return dumps if dumps(probe) == json.dumps(probe) else json.dumps
+    probe = {"a": 1.5, "b": None, "c": True, "d": "é\n", "e": [1, 2.5], "f": 10**20}
+    return dumps if dumps(probe) == json.dumps(probe) else eng.json_dumps
 
 
 _json_dumps = _make_json_dumps()
@@ -553,9 +592,12 @@ def _run_entity(r: Any, stale_s: float | None = None) -> Run:
     status, error = r["status"], r["error"]
     stale = stale_after_s() if stale_s is None else stale_s
     beat = r["heartbeat_at"]
-    if status == "running" and beat is not None:
-        if (dt.datetime.now(dt.UTC) - beat).total_seconds() > stale:
-            status, error = "failed", error or "heartbeat lost"
+    if (
+        status == "running"
+        and beat is not None
+        and ((dt.datetime.now(dt.UTC) - beat).total_seconds() > stale)
+    ):
+        status, error = "failed", error or "heartbeat lost"
     return Run(
         id=r["id"], name=r["name"], algorithm=r["algorithm"], env_id=r["env_id"],
         backend=r["backend"], status=status, config=r["config"] or {},
