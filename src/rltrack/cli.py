@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -244,6 +245,8 @@ def _train(cfg: Any, store: Any, parent: Run | None) -> NoReturn:
         )
     except ConfigError as exc:
         logger.close(timeout=5)
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()  # nothing was recorded for a refused run
         fail(str(exc))
     finally:
         if progress:
@@ -387,6 +390,19 @@ def show(run: str, json_: JsonOpt = False, db: DbOpt = None) -> None:
             for c in checkpoints
         ],  # fmt: skip
     }
+    data["evaluations"] = [
+        {
+            "checkpoint_path": e.checkpoint_path,
+            "opponent": e.opponent,
+            "episodes": e.episodes,
+            "mean_reward": e.mean_reward,
+            "std_reward": e.std_reward,
+            "win_rate": e.win_rate,
+            "mean_length": e.mean_length,
+            "metrics": e.metrics,
+        }  # fmt: skip
+        for e in store.list_evaluations(r.id)
+    ]
     if json_:
         print_json(data)
         return
@@ -400,6 +416,12 @@ def show(run: str, json_: JsonOpt = False, db: DbOpt = None) -> None:
     out.print("  hyperparams " + json.dumps(r.config.get("hyperparams", {})), highlight=False)
     for c in data["checkpoints"]:
         out.print(f"  checkpoint  {c['kind']:<8} step {c['timestep']:>9}  {c['path']}")
+    for e in data["evaluations"]:
+        out.print(
+            f"  evaluation  {e['opponent'] or '-':<12} reward {e['mean_reward']:.4g} "
+            f"± {e['std_reward']:.3g} over {e['episodes']} episodes",
+            highlight=False,
+        )
 
 
 @app.command()

@@ -108,7 +108,7 @@ class TrainConfig(BaseModel):
     @field_validator("train_range", "eval_range")
     @classmethod
     def _range_shape(cls, v: str | None) -> str | None:
-        if v is not None and v.count(":") != 1:
+        if v is not None and ":" not in v:
             raise ValueError("write a date range as START:END, e.g. 2010-01-01:2015-12-31")
         return v
 

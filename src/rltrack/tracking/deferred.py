@@ -10,7 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from rltrack.tracking.entities import Checkpoint, Episode, EpisodeHealth, Metric, Run
+from rltrack.tracking.entities import (
+    Checkpoint,
+    Episode,
+    EpisodeHealth,
+    Evaluation,
+    Metric,
+    Run,
+)
 from rltrack.tracking.store import RunFilter, Store, UnavailableError, open_store
 from rltrack.training.events import Event
 
@@ -50,6 +57,9 @@ class DeferredStore(Store):
 
     def count_episodes(self, run_id: str) -> dict[str, int]:
         return self._real().count_episodes(run_id)
+
+    def list_evaluations(self, run_id: str) -> list[Evaluation]:
+        return self._real().list_evaluations(run_id)
 
     def episode_health(self, run_id: str) -> EpisodeHealth:
         return self._real().episode_health(run_id)

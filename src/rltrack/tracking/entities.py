@@ -147,6 +147,7 @@ class Evaluation:
     mean_length: float | None = None
     opponent: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    checkpoint_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

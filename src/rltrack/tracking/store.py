@@ -11,7 +11,14 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rltrack.tracking.entities import Checkpoint, Episode, EpisodeHealth, Metric, Run
+from rltrack.tracking.entities import (
+    Checkpoint,
+    Episode,
+    EpisodeHealth,
+    Evaluation,
+    Metric,
+    Run,
+)
 from rltrack.training.events import Event
 
 
@@ -78,6 +85,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def count_episodes(self, run_id: str) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    def list_evaluations(self, run_id: str) -> list[Evaluation]: ...
 
     @abc.abstractmethod
     def episode_health(self, run_id: str) -> EpisodeHealth:

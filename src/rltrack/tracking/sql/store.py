@@ -15,12 +15,20 @@ from sqlalchemy import Connection, Insert, Table, delete, func, or_, select, upd
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from rltrack.tracking.entities import Checkpoint, Episode, EpisodeHealth, Metric, Run
+from rltrack.tracking.entities import (
+    Checkpoint,
+    Episode,
+    EpisodeHealth,
+    Evaluation,
+    Metric,
+    Run,
+)
 from rltrack.tracking.sql import engine as eng
 from rltrack.tracking.sql import health
 from rltrack.tracking.sql.models import (
     CheckpointRow,
     EpisodeRow,
+    EvaluationRow,
     MetricRow,
     RunRow,
     RunTagRow,
@@ -39,6 +47,7 @@ from rltrack.training.events import (
     CheckpointSaved,
     EpisodeEnded,
     EpisodeStarted,
+    EvaluationRecorded,
     Event,
     Heartbeat,
     MetricsLogged,
@@ -53,6 +62,7 @@ TRADES: Table = TradeRow.__table__  # type: ignore[assignment]
 STEPS: Table = StepRow.__table__  # type: ignore[assignment]
 METRICS: Table = MetricRow.__table__  # type: ignore[assignment]
 CHECKPOINTS: Table = CheckpointRow.__table__  # type: ignore[assignment]
+EVALUATIONS: Table = EvaluationRow.__table__  # type: ignore[assignment]
 
 # The hot rows (episodes, metrics) bypass SQLAlchemy's per-row type processing (see write()).
 # An episode row is the event's attributes named here, in this order, as they are, followed by
@@ -178,6 +188,8 @@ class SqlStore(Store):
                     ),
                     [_checkpoint_row(c) for c in b.checkpoints],
                 )
+            for evaluation in b.evaluations:
+                self._write_evaluation(conn, evaluation)
             for removed in b.checkpoints_removed:
                 conn.execute(
                     delete(CHECKPOINTS).where(
@@ -224,6 +236,64 @@ class SqlStore(Store):
             current = conn.execute(select(RUNS.c.metadata).where(RUNS.c.id == ev.run_id)).scalar()
             values["metadata"] = {**(current or {}), **ev.metadata}
         conn.execute(update(RUNS).where(RUNS.c.id == ev.run_id).values(**values))
+
+    def _write_evaluation(self, conn: Connection, ev: EvaluationRecorded) -> None:
+        ev_c = EVALUATIONS.c
+        # Keyed by (run, opponent, time): a spool replay finds the row and writes nothing.
+        if conn.execute(
+            select(ev_c.id).where(
+                ev_c.run_id == ev.run_id, ev_c.opponent == ev.opponent, ev_c.created_at == ev.time
+            )
+        ).first():
+            return
+        checkpoint_id = None
+        if ev.checkpoint_path is not None:
+            checkpoint_id = conn.execute(
+                select(CHECKPOINTS.c.id).where(
+                    CHECKPOINTS.c.run_id == ev.run_id, CHECKPOINTS.c.path == ev.checkpoint_path
+                )
+            ).scalar()
+        conn.execute(
+            EVALUATIONS.insert().values(
+                run_id=ev.run_id,
+                checkpoint_id=checkpoint_id,
+                episodes=ev.episodes,
+                mean_reward=ev.mean_reward,
+                std_reward=ev.std_reward,
+                win_rate=ev.win_rate,
+                mean_length=ev.mean_length,
+                opponent=ev.opponent,
+                metrics=ev.metrics,
+                created_at=ev.time,
+            )  # fmt: skip
+        )
+
+    def list_evaluations(self, run_id: str) -> list[Evaluation]:
+        ev_c = EVALUATIONS.c
+        stmt = (
+            select(EVALUATIONS, CHECKPOINTS.c.path.label("checkpoint_path"))
+            .select_from(EVALUATIONS.outerjoin(CHECKPOINTS, ev_c.checkpoint_id == CHECKPOINTS.c.id))
+            .where(ev_c.run_id == run_id)
+            .order_by(ev_c.created_at, ev_c.id)
+        )
+        with self._reading() as conn:
+            return [
+                Evaluation(
+                    id=r["id"],
+                    run_id=r["run_id"],
+                    checkpoint_id=r["checkpoint_id"],
+                    episodes=r["episodes"],
+                    mean_reward=r["mean_reward"],
+                    std_reward=r["std_reward"],
+                    created_at=r["created_at"],
+                    win_rate=r["win_rate"],
+                    mean_length=r["mean_length"],
+                    opponent=r["opponent"],
+                    metrics=r["metrics"] or {},
+                    checkpoint_path=r["checkpoint_path"],
+                )  # fmt: skip
+                for r in conn.execute(stmt).mappings()
+            ]
 
     def _write_trades_and_steps(self, conn: Connection, ended: Sequence[EpisodeEnded]) -> None:
         detailed = [e for e in ended if e.trades or e.trace]
@@ -457,6 +527,7 @@ class _Batch:
         self.checkpoints: list[CheckpointSaved] = []
         self.checkpoints_removed: list[CheckpointRemoved] = []
         self.heartbeats: list[Heartbeat] = []
+        self.evaluations: list[EvaluationRecorded] = []
         self.runs_ended: list[RunEnded] = []
 
     @classmethod
@@ -478,6 +549,8 @@ class _Batch:
                 b.checkpoints_removed.append(ev)
             elif isinstance(ev, Heartbeat):
                 b.heartbeats.append(ev)
+            elif isinstance(ev, EvaluationRecorded):
+                b.evaluations.append(ev)
             elif isinstance(ev, RunEnded):
                 b.runs_ended.append(ev)
         # An episode that starts and ends inside one batch is written once, as its final row.
