@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from rltrack.config import TrainConfig
+from rltrack.config import ConfigError, TrainConfig
 from rltrack.training.context import StopRequest, TrainContext, TrainResult
 from rltrack.training.events import RunEnded, RunStarted, RunStatus
 
@@ -56,9 +56,10 @@ def make_backend(ctx: TrainContext) -> Backend:
         from rltrack.training.backends.sb3 import Sb3Backend
 
         return Sb3Backend(ctx)
-    from rltrack.training.backends.actor_learner import ActorLearnerBackend
-
-    return ActorLearnerBackend(ctx)
+    raise ConfigError(
+        f"backend: {ctx.config.resolved_backend!r} (used by --algo iqn) is not available in "
+        "this version; use --algo ppo|dqn|a2c|maskable_ppo|qrdqn with --backend sb3"
+    )
 
 
 @contextmanager
