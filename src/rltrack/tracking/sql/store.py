@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError, StatementError
 
 from rltrack.tracking.entities import (
     Checkpoint,
@@ -120,6 +120,10 @@ class SqlStore(Store):
             if _is_unavailable(exc):
                 raise UnavailableError(f"database unavailable: {exc.orig}") from exc
             raise StoreError(f"database error: {exc.orig}") from exc
+        except StatementError as exc:
+            # A value SQLAlchemy could not bind (e.g. a config that is not JSON): a bad event,
+            # which must reach the logger as a StoreError, not kill its writer thread.
+            raise StoreError(f"cannot write: {exc.orig}") from exc
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
