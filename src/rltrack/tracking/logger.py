@@ -191,7 +191,7 @@ class RunLogger:
             if self.on_outage is not None:
                 self.on_outage(exc)
             self._to_spool(batch)
-        except StoreError as exc:
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the writer thread
             if len(batch) > 1:
                 half = len(batch) // 2
                 self._write(batch[:half])
@@ -235,7 +235,7 @@ class RunLogger:
             replayed = self.spool.replay(self.store)
         except UnavailableError:
             return
-        except StoreError as exc:
+        except Exception as exc:  # noqa: BLE001
             # Leave the spool on disk for `rltrack sync` rather than lose or reorder it.
             self._failure = exc
             log.error("replaying the spool %s failed: %s", self.spool.path, exc)
