@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -245,3 +248,52 @@ def test_unwritable_spool_location_is_refused_at_start(cli: Cli, tmp_path: Path)
 def test_check_on_unknown_run_is_usage_error(cli: Cli) -> None:
     result = cli("check", "nope-nope")
     assert result.code == 2 and "no run" in result.stderr
+
+
+@contextmanager
+def own_filesystem(where: Path, size: str = "32m") -> Iterator[Path]:
+    """A tmpfs of our own. The tests run as root, where chmod does not stop writes; a full
+    filesystem does."""
+    where.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(filesystem: Path) -> Path:
+    filler = filesystem / "filler"
+    chunk = b"\0" * (1 << 20)
+    with filler.open("wb") as f:
+        try:
+            while True:
+                f.write(chunk)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_sqlite_file_unwritable_for_a_while_loses_nothing(cli: Cli, tmp_path: Path) -> None:
+    with own_filesystem(tmp_path / "fs") as fs:
+        db = fs / "rltrack.db"
+        cli.env["RLTRACK_DATABASE_URL"] = f"sqlite:///{db}"
+        counts = tmp_path / "counts"
+        proc = cli.popen(*counting_train_args(counts, 5000, sleep=0.003))
+        run_id = wait_for_run_id(proc)
+        wait_for_episodes(cli, run_id, 10)
+        # Empty the write-ahead log so that the next write must grow a file, then leave no
+        # room for it: from here on every write fails with "database or disk is full".
+        conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        filler = fill(fs)
+        try:
+            time.sleep(15)
+        finally:
+            filler.unlink()
+        stdout, stderr = proc.communicate(timeout=180)
+        assert proc.returncode == 0, stderr
+        assert "spool" in stderr.lower()
+        assert_exactly_once(cli, run_id, counts)
