@@ -59,7 +59,14 @@ import numpy as np
 import pandas as pd
 from gymnasium import spaces
 
-from rltrack.envs.trading_data import FEATURE_CLIP, FEATURE_NAMES, load_market_data, make_features
+from rltrack.envs.trading_data import (
+    FEATURE_CLIP,
+    FEATURE_NAMES,
+    load_market_data,
+    make_features,
+    range_bounds,
+    slice_dates,
+)
 from rltrack.envs.trading_metrics import DifferentialSharpe, EpisodeStats, Trade, final_metrics
 from rltrack.envs.trading_render import ENTRY_LONG, ENTRY_SHORT, EXIT, TradingRenderer
 
@@ -140,7 +147,11 @@ class TradingEnv(gym.Env[np.ndarray, int]):
             )
         self.render_mode = render_mode
 
-        self.market = load_market_data(data, date_range)
+        # Features are computed on the whole data set and then cut to the range, so a range's
+        # first bars are scaled by the history before it, exactly as they were then.
+        full = load_market_data(data)
+        self.market = slice_dates(full, date_range) if date_range is not None else full
+        lo, hi = range_bounds(full, self.market)
         n = len(self.market)
         # Bar 0 has no previous close, so the first window ends at bar window_size; one more
         # bar is needed to trade into, and episode_length bars after a start.
@@ -157,7 +168,7 @@ class TradingEnv(gym.Env[np.ndarray, int]):
         self._close: list[float] = self.market.close.tolist()
         self._times = self.market.iso_times()
         self._n_features = len(FEATURE_NAMES)
-        self._flat_features = make_features(self.market).ravel()
+        self._flat_features = make_features(full)[lo:hi].ravel()
         self._obs_dim = self.window_size * self._n_features + 2
         self.observation_space = spaces.Box(
             -FEATURE_CLIP, FEATURE_CLIP, shape=(self._obs_dim,), dtype=np.float32

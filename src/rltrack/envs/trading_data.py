@@ -266,15 +266,18 @@ def _end_of(end: pd.Timestamp) -> pd.Timestamp:
     return end
 
 
-def make_features(market: MarketData) -> np.ndarray:
-    """Per-bar features, shape (n, 3) float32, each z-scored over the loaded range and clipped.
+FEATURE_LOOKBACK = 252  # bars of history each feature is scaled by (a year of daily bars)
+
+
+def make_features(market: MarketData, lookback: int = FEATURE_LOOKBACK) -> np.ndarray:
+    """Per-bar features, shape (n, 3) float32, each scaled causally and clipped.
 
     Columns (:data:`FEATURE_NAMES`): the close-to-close log return, the high-low range relative
     to the close, and the change of log(1 + volume). Bar 0 has no previous bar: its return and
-    volume change are 0 and it is left out of the scaling statistics (the env never shows it).
-    The scaling is one constant mean and standard deviation per feature over the whole loaded
-    range (after ``date_range``): it carries the data's overall scale but no ordering, so
-    features of a bar only use that bar and the one before it.
+    volume change are 0. Each feature of bar t is z-scored with the mean and standard deviation
+    of bars max(1, t - lookback + 1) .. t: it uses nothing after bar t, so features computed on
+    the whole data set and then cut to a date range are the same as those a trader had then,
+    and a held-out range is not scaled with its own future.
     """
     n = len(market)
     feats = np.zeros((n, len(FEATURE_NAMES)), dtype=np.float64)
@@ -282,11 +285,19 @@ def make_features(market: MarketData) -> np.ndarray:
     feats[:, 1] = (market.high - market.low) / market.close
     feats[1:, 2] = np.diff(np.log1p(market.volume))
     if n > 2:
-        body = feats[1:]
-        mean = body.mean(axis=0)
-        std = body.std(axis=0)
-        std[std < 1e-12] = 1.0
-        feats[1:] = (body - mean) / std
+        body = pd.DataFrame(feats[1:])
+        rolling = body.rolling(lookback, min_periods=2)
+        mean = rolling.mean().to_numpy(copy=True)
+        std = rolling.std(ddof=0).to_numpy(copy=True)
+        std[~np.isfinite(std) | (std < 1e-12)] = 1.0
+        mean[~np.isfinite(mean)] = 0.0
+        feats[1:] = (feats[1:] - mean) / std
         feats[0] = 0.0
     np.clip(feats, -FEATURE_CLIP, FEATURE_CLIP, out=feats)
     return np.ascontiguousarray(feats, dtype=np.float32)
+
+
+def range_bounds(market: MarketData, part: MarketData) -> tuple[int, int]:
+    """Where the bars of ``part`` (a slice of ``market`` by date) lie in ``market``."""
+    lo = int(np.searchsorted(market.dates, part.dates[0], "left"))
+    return lo, lo + len(part)
