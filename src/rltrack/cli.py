@@ -610,6 +610,28 @@ def db_upgrade(db: DbOpt = None) -> None:
         out.print(f"{eng.safe_url(url)}: {before or 'empty'} → {after}", highlight=False)
 
 
+# -- serve ----------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind; 0.0.0.0 exposes the API to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    db: DbOpt = None,
+) -> None:
+    """Serve the read-only REST API (and its OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from rltrack.api import create_app
+    from rltrack.tracking.sql import engine as eng
+
+    url = settings.database_url(db)
+    out.print(
+        f"serving {eng.safe_url(eng.normalize_url(url))} on http://{host}:{port}", highlight=False
+    )
+    uvicorn.run(create_app(url), host=host, port=port, log_level="info")
+
+
 def main() -> None:
     try:
         app()

@@ -18,7 +18,15 @@ from rltrack.tracking.entities import (
     Metric,
     Run,
 )
-from rltrack.tracking.store import RunFilter, Store, UnavailableError, open_store
+from rltrack.tracking.store import (
+    EpisodePage,
+    EpisodeSeries,
+    RunFilter,
+    Store,
+    UnavailableError,
+    WinRatePoint,
+    open_store,
+)
 from rltrack.training.events import Event
 
 
@@ -70,6 +78,44 @@ class DeferredStore(Store):
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+    def ping(self) -> None:
+        self._real().ping()
+
+    def list_agent_ids(self) -> list[str]:
+        return self._real().list_agent_ids()
+
+    def count_episodes_by_run(self, run_ids: Sequence[str]) -> dict[str, int]:
+        return self._real().count_episodes_by_run(run_ids)
+
+    def get_episode(self, episode_id: int) -> Episode:
+        return self._real().get_episode(episode_id)
+
+    def episode_page(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        after: int | None = None,
+        limit: int = 100,
+        min_reward: float | None = None,
+        max_reward: float | None = None,
+    ) -> EpisodePage:
+        return self._real().episode_page(
+            run_id, status=status, after=after, limit=limit, min_reward=min_reward,
+            max_reward=max_reward,
+        )  # fmt: skip
+
+    def episode_series(self, run_id: str, *, max_points: int) -> EpisodeSeries:
+        return self._real().episode_series(run_id, max_points=max_points)
+
+    def rolling_win_rate(
+        self, run_id: str, *, max_points: int, window: int = 100
+    ) -> list[WinRatePoint]:
+        return self._real().rolling_win_rate(run_id, max_points=max_points, window=window)
+
+    def checkpoint_at(self, run_id: str, episode_index: int) -> Checkpoint | None:
+        return self._real().checkpoint_at(run_id, episode_index)
 
 
 __all__ = ["DeferredStore", "UnavailableError"]

@@ -52,6 +52,42 @@ class RunFilter:
     offset: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class EpisodePoint:
+    """One episode of a chart series."""
+
+    episode: int
+    total_reward: float | None
+    steps: int | None
+    win: float | None
+    epsilon: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeSeries:
+    """A run's finished episodes for a chart, at most ``max_points`` of them. When sampled,
+    each bucket of consecutive indices keeps its lowest- and highest-reward episodes."""
+
+    points: list[EpisodePoint]
+    total: int
+    sampled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WinRatePoint:
+    episode: int
+    win_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodePage:
+    """A keyset page of episodes: ``next_cursor`` is the ``after`` of the next page."""
+
+    items: list[Episode]
+    total: int
+    next_cursor: int | None
+
+
 class Store(abc.ABC):
     url: str
 
@@ -100,6 +136,51 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    # -- reads for the API --------------------------------------------------------------
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Returns when the database answers; raises :class:`UnavailableError` otherwise."""
+
+    @abc.abstractmethod
+    def list_agent_ids(self) -> list[str]:
+        """The distinct agent ids of all runs, sorted."""
+
+    @abc.abstractmethod
+    def count_episodes_by_run(self, run_ids: Sequence[str]) -> dict[str, int]:
+        """Episodes in the database per run (runs without episodes are left out)."""
+
+    @abc.abstractmethod
+    def get_episode(self, episode_id: int) -> Episode:
+        """An episode by its database id. Raises :class:`NotFoundError`."""
+
+    @abc.abstractmethod
+    def episode_page(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        after: int | None = None,
+        limit: int = 100,
+        min_reward: float | None = None,
+        max_reward: float | None = None,
+    ) -> EpisodePage:
+        """Episodes of a run with an index above ``after``, by index (keyset pagination);
+        ``total`` counts every episode that matches the filters."""
+
+    @abc.abstractmethod
+    def episode_series(self, run_id: str, *, max_points: int) -> EpisodeSeries: ...
+
+    @abc.abstractmethod
+    def rolling_win_rate(
+        self, run_id: str, *, max_points: int, window: int = 100
+    ) -> list[WinRatePoint]:
+        """Mean win over the last ``window`` episodes that have a win value, at most
+        ``max_points`` of them (the last always included); empty when no episode has one."""
+
+    @abc.abstractmethod
+    def checkpoint_at(self, run_id: str, episode_index: int) -> Checkpoint | None:
+        """The newest checkpoint saved at or before ``episode_index``, or None."""
 
 
 def open_store(url: str, *, create: bool = True) -> Store:

@@ -24,7 +24,7 @@ from rltrack.tracking.entities import (
     Run,
 )
 from rltrack.tracking.sql import engine as eng
-from rltrack.tracking.sql import health
+from rltrack.tracking.sql import health, queries
 from rltrack.tracking.sql.models import (
     CheckpointRow,
     EpisodeRow,
@@ -36,11 +36,14 @@ from rltrack.tracking.sql.models import (
     TradeRow,
 )
 from rltrack.tracking.store import (
+    EpisodePage,
+    EpisodeSeries,
     NotFoundError,
     RunFilter,
     Store,
     StoreError,
     UnavailableError,
+    WinRatePoint,
 )
 from rltrack.training.events import (
     CheckpointRemoved,
@@ -518,6 +521,57 @@ class SqlStore(Store):
         with self._writing() as conn:
             health.mark_run_failed(conn, run_id, reason, now)
             return health.finalize_started(conn, run_id, "error", now)
+
+    # -- reads for the API (SQL in queries.py) ----------------------------------------
+    def ping(self) -> None:
+        with self._reading() as conn:
+            queries.ping(conn)
+
+    def list_agent_ids(self) -> list[str]:
+        with self._reading() as conn:
+            return queries.agent_ids(conn)
+
+    def count_episodes_by_run(self, run_ids: Sequence[str]) -> dict[str, int]:
+        with self._reading() as conn:
+            return queries.count_episodes_by_run(conn, run_ids)
+
+    def get_episode(self, episode_id: int) -> Episode:
+        with self._reading() as conn:
+            row = queries.episode_row(conn, episode_id)
+        if row is None:
+            raise NotFoundError(f"no episode with id {episode_id}")
+        return _episode_entity(row)
+
+    def episode_page(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        after: int | None = None,
+        limit: int = 100,
+        min_reward: float | None = None,
+        max_reward: float | None = None,
+    ) -> EpisodePage:
+        with self._reading() as conn:
+            rows, total, cursor = queries.episode_page(
+                conn, run_id, status=status, after=after, limit=limit, min_reward=min_reward,
+                max_reward=max_reward,
+            )  # fmt: skip
+        return EpisodePage([_episode_entity(r) for r in rows], total=total, next_cursor=cursor)
+
+    def episode_series(self, run_id: str, *, max_points: int) -> EpisodeSeries:
+        with self._reading() as conn:
+            return queries.episode_series(conn, run_id, max_points)
+
+    def rolling_win_rate(
+        self, run_id: str, *, max_points: int, window: int = 100
+    ) -> list[WinRatePoint]:
+        with self._reading() as conn:
+            return queries.rolling_win_rate(conn, run_id, max_points, window)
+
+    def checkpoint_at(self, run_id: str, episode_index: int) -> Checkpoint | None:
+        with self._reading() as conn:
+            return queries.checkpoint_at(conn, run_id, episode_index)
 
 
 class _Batch:
