@@ -41,6 +41,8 @@ bench: install
 	$(PIP) install -q $(PIP_FLAGS) -e '.[dev,bench]'
 	$(PY) bench/tracking_ingest.py
 	$(PY) bench/tracking_overhead.py
+	$(PY) bench/trading_env.py
+	$(PY) bench/trading_agent.py
 
 clean:
 	rm -rf $(VENV) rltrack-data .pytest_cache .mypy_cache .ruff_cache
