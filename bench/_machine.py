@@ -3,6 +3,7 @@ CPU other processes took during a measurement (Linux /proc/stat; elsewhere a no-
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from collections.abc import Iterator
@@ -75,3 +76,13 @@ def foreign_cpu() -> Iterator[Foreign]:
         after = _busy_s()
         if busy is not None and after is not None:
             out.cpu_s = max(0.0, (after - busy) - (_own_s() - own))
+
+
+def add_idle_wait_option(parser: argparse.ArgumentParser) -> None:
+    """The benches' shared --idle-wait option (see :func:`wait_until_idle`)."""
+    parser.add_argument(
+        "--idle-wait",
+        type=float,
+        default=60.0,
+        help="before each run, wait at most this many seconds for other processes to go idle",
+    )

@@ -46,7 +46,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from _machine import foreign_cpu, wait_until_idle
+from _machine import add_idle_wait_option, foreign_cpu, wait_until_idle
 from rltrack.testing.postgres import PostgresServer, PostgresUnavailable, find_pg_bin
 from rltrack.tracking.logger import RunLogger
 from rltrack.tracking.store import open_store
@@ -369,12 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--no-mlflow", action="store_true")
     ap.add_argument("--no-postgres", action="store_true")
-    ap.add_argument(
-        "--idle-wait",
-        type=float,
-        default=60.0,
-        help="before each run, wait at most this many seconds for other processes to go idle",
-    )
+    add_idle_wait_option(ap)
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     console = Console(width=max(Console().width, 110))

@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.table import Table
 from stable_baselines3 import PPO
 
-from _machine import foreign_cpu, wait_until_idle
+from _machine import add_idle_wait_option, foreign_cpu, wait_until_idle
 from rltrack.config import TrainConfig
 from rltrack.tracking.logger import RunLogger
 from rltrack.tracking.store import open_store
@@ -165,12 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         help="torch intra-op threads (default 1: on 2 cores, 2 threads make run times swing "
         "by 3x whenever anything else runs; 0 keeps torch's default)",
     )
-    ap.add_argument(
-        "--idle-wait",
-        type=float,
-        default=60.0,
-        help="before each run, wait at most this many seconds for other processes to go idle",
-    )
+    add_idle_wait_option(ap)
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     if args.torch_threads > 0:
