@@ -624,8 +624,17 @@ def serve(
 
     from rltrack.api import create_app
     from rltrack.tracking.sql import engine as eng
+    from rltrack.tracking.store import StoreError
 
     url = settings.database_url(db)
+    # A URL that can never work is a usage error now, not a 503 on every request later; a
+    # server that is merely down is fine (the API answers 503 until it is back).
+    try:
+        if eng.is_sqlite(eng.normalize_url(url)):
+            eng.check_sqlite_location(eng.normalize_url(url))
+        eng.make_engine(url).dispose()
+    except StoreError as exc:
+        fail(str(exc))
     out.print(
         f"serving {eng.safe_url(eng.normalize_url(url))} on http://{host}:{port}", highlight=False
     )
