@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from rltrack.api import errors
+from rltrack.api import errors, web
 from rltrack.api.routes import episodes, health, runs
 from rltrack.tracking.store import Store
 
@@ -49,4 +49,5 @@ def create_app(store_factory_or_url: StoreSource) -> FastAPI:
     app.include_router(health.router)
     app.include_router(runs.router)
     app.include_router(episodes.router)
+    web.install(app)  # last: its catch-all path must not shadow an API route
     return app
