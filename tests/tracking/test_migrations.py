@@ -22,10 +22,10 @@ from tests.conftest import Cli
 
 EXPECTED_TABLES = {
     "runs", "run_tags", "episodes", "trades", "steps", "metrics", "checkpoints", "artifacts",
-    "evaluations",
+    "evaluations", "episode_blocks",
 }  # fmt: skip
 
-HEAD = "0002"  # the newest migration in src/rltrack/tracking/sql/migrations/versions
+HEAD = "0003"  # the newest migration in src/rltrack/tracking/sql/migrations/versions
 
 
 def table_names(url: str) -> set[str]:

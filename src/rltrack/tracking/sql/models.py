@@ -213,4 +213,28 @@ class EvaluationRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class EpisodeBlockRow(Base):
+    """Rollup of a run's episodes with index in [block * 100, block * 100 + 99] that have
+    ended (see rollups.py); kept by the write transaction that ends them."""
+
+    __tablename__ = "episode_blocks"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    block: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ended: Mapped[int] = mapped_column(Integer)
+    completed: Mapped[int] = mapped_column(Integer)
+    truncated: Mapped[int] = mapped_column(Integer)
+    errored: Mapped[int] = mapped_column(Integer)
+    rewarded: Mapped[int] = mapped_column(Integer)
+    reward_sum: Mapped[float] = mapped_column(Float)
+    reward_min: Mapped[float | None] = mapped_column(Float)
+    reward_min_idx: Mapped[int | None] = mapped_column(BigInteger)
+    reward_max: Mapped[float | None] = mapped_column(Float)
+    reward_max_idx: Mapped[int | None] = mapped_column(BigInteger)
+    steps_n: Mapped[int] = mapped_column(Integer)
+    steps_sum: Mapped[int] = mapped_column(BigInteger)
+    win_n: Mapped[int] = mapped_column(Integer)
+    win_sum: Mapped[float] = mapped_column(Float)
+
+
 Index("ix_episodes_run_status", EpisodeRow.run_id, EpisodeRow.status)

@@ -13,17 +13,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Table,
     case,
     func,
-    literal_column,
-    or_,
     select,
 )
 
 from rltrack.tracking.entities import Checkpoint
+from rltrack.tracking.sql import rollups
 from rltrack.tracking.sql.models import CheckpointRow, EpisodeRow, RunRow
 from rltrack.tracking.store import EpisodePoint, EpisodeSeries, WinRatePoint
 
@@ -52,11 +50,39 @@ def agent_ids(conn: Connection) -> list[str]:
 
 
 def count_episodes_by_run(conn: Connection, run_ids: Sequence[str]) -> dict[str, int]:
+    """Episodes recorded per run: the ended ones from the rollups, plus those still running."""
     if not run_ids:
         return {}
+    ended = rollups.totals(conn, run_ids)
     ep = EPISODES.c
-    stmt = select(ep.run_id, func.count()).where(ep.run_id.in_(list(run_ids))).group_by(ep.run_id)
-    return {str(run_id): int(n) for run_id, n in conn.execute(stmt)}
+    running = {
+        str(r): int(n)
+        for r, n in conn.execute(
+            select(ep.run_id, func.count())
+            .where(ep.run_id.in_(list(run_ids)), ep.status == "started")
+            .group_by(ep.run_id)
+        )
+    }
+    out = {r: (ended[r].ended if r in ended else 0) + int(running.get(r, 0)) for r in run_ids}
+    return {r: n for r, n in out.items() if n}
+
+
+def count_episodes(conn: Connection, run_id: str, status: str | None = None) -> int:
+    """Episodes of a run, or those with ``status``, without scanning the episodes: the
+    ended ones from the rollups, the running ones through the (run_id, status) index."""
+    ep = EPISODES.c
+    running = 0
+    if status in (None, "started"):
+        running = int(
+            conn.execute(
+                select(func.count()).where(ep.run_id == run_id, ep.status == "started")
+            ).scalar_one()
+        )
+        if status == "started":
+            return running
+    t = rollups.totals(conn, [run_id]).get(run_id)
+    ended = 0 if t is None else (t.count(status) if status is not None else t.ended)
+    return ended + running
 
 
 def episode_row(conn: Connection, episode_id: int) -> RowMapping | None:
@@ -82,7 +108,12 @@ def episode_page(
         where.append(ep.total_reward >= min_reward)
     if max_reward is not None:
         where.append(ep.total_reward <= max_reward)
-    total = int(conn.execute(select(func.count()).select_from(EPISODES).where(*where)).scalar_one())
+    if min_reward is None and max_reward is None:
+        total = count_episodes(conn, run_id, status)
+    else:
+        total = int(
+            conn.execute(select(func.count()).select_from(EPISODES).where(*where)).scalar_one()
+        )
     page_where = [*where, ep.idx > after] if after is not None else where
     rows = list(
         conn.execute(
@@ -104,85 +135,47 @@ def _point(r: Any) -> EpisodePoint:
 
 
 def episode_series(conn: Connection, run_id: str, max_points: int) -> EpisodeSeries:
-    """Finished episodes (with a reward) by index; above ``max_points`` the index range is cut
-    into ``max_points // 2`` buckets of equal width, each keeping its min and max reward
-    episode, so a single spike survives the sampling."""
+    """Finished episodes (with a finite reward) by index. Above ``max_points`` the run's
+    blocks are merged into at most ``max_points // 2`` buckets of equal width, each keeping
+    its min and max reward episode, so a single spike survives the sampling. Reads the
+    rollups, then the chosen rows by index: O(blocks + points), not O(episodes)."""
     if max_points < 2:
         raise ValueError("max_points must be at least 2")
+    blocks = [b for b in rollups.blocks(conn, run_id) if b.rewarded]
+    total = sum(b.rewarded for b in blocks)
     ep = EPISODES.c
-    finished = [ep.run_id == run_id, ep.total_reward.is_not(None)]
-    total, lo, hi = conn.execute(
-        select(func.count(), func.min(ep.idx), func.max(ep.idx)).where(*finished)
-    ).one()
-    total = int(total)
-    cols = (ep.idx, ep.total_reward, ep.steps, ep.win, ep.epsilon)
     if total <= max_points:
-        rows = conn.execute(select(*cols).where(*finished).order_by(ep.idx))
-        return EpisodeSeries([_point(r) for r in rows], total=total, sampled=False)
-    buckets = max_points // 2
-    width = max(1, math.ceil((int(hi) - int(lo) + 1) / buckets))
-    # Literal integers: the same expression appears in SELECT and GROUP BY, as one text.
-    bucket = (ep.idx - literal_column(str(int(lo)), BigInteger)) // literal_column(
-        str(width), BigInteger
-    )
-    if conn.dialect.name == "sqlite":
-        points = _extremes_sqlite(conn, finished, bucket)
-    else:
-        points = _extremes_joined(conn, finished, bucket)
-    return EpisodeSeries(points, total=total, sampled=True)
-
-
-def _extremes_sqlite(
-    conn: Connection, where: list[ColumnElement[bool]], bucket: ColumnElement[Any]
-) -> list[EpisodePoint]:
-    """SQLite takes the bare columns of a min()/max() aggregate query from the row that has
-    the minimum or maximum: one GROUP BY scan per extreme, no sort of the whole run."""
-    ep = EPISODES.c
-    found: dict[int, EpisodePoint] = {}
-    for agg in (func.min, func.max):
-        stmt = (
-            select(agg(ep.total_reward).label("total_reward"), ep.idx, ep.steps, ep.win, ep.epsilon)
-            .where(*where)
-            .group_by(bucket)
-        )
-        for r in conn.execute(stmt):
-            found.setdefault(int(r.idx), _point(r))
-    return [found[i] for i in sorted(found)]
-
-
-def _extremes_joined(
-    conn: Connection, where: list[ColumnElement[bool]], bucket: ColumnElement[Any]
-) -> list[EpisodePoint]:
-    """Each bucket's min and max reward (one GROUP BY), then the lowest index that has each
-    (one hash join): a third of the cost of ranking every row with window functions."""
-    ep = EPISODES.c
-    agg = (
-        select(
-            bucket.label("b"),
-            func.min(ep.total_reward).label("lo"),
-            func.max(ep.total_reward).label("hi"),
-        )
-        .where(*where)
-        .group_by(bucket)
-        .cte("buckets")
-    )
-    ends = (
-        select(
-            func.min(case((ep.total_reward == agg.c.lo, ep.idx))).label("lo_idx"),
-            func.min(case((ep.total_reward == agg.c.hi, ep.idx))).label("hi_idx"),
-        )
-        .select_from(EPISODES.join(agg, agg.c.b == bucket))
-        .where(*where, or_(ep.total_reward == agg.c.lo, ep.total_reward == agg.c.hi))
-        .group_by(agg.c.b)
-        .subquery()
-    )
-    chosen = sorted({int(i) for row in conn.execute(select(ends)) for i in row if i is not None})
-    # The wide columns are read only for the chosen rows, through the (run_id, idx) index.
-    points: list[EpisodePoint] = []
-    for start in range(0, len(chosen), _IN_CHUNK):
         rows = conn.execute(
             select(ep.idx, ep.total_reward, ep.steps, ep.win, ep.epsilon)
-            .where(where[0], ep.idx.in_(chosen[start : start + _IN_CHUNK]))
+            .where(ep.run_id == run_id, ep.status != "started", ep.total_reward.is_not(None))
+            .order_by(ep.idx)
+        )
+        points = [_point(r) for r in rows if math.isfinite(r.total_reward)]
+        return EpisodeSeries(points, total=len(points), sampled=False)
+    first = blocks[0].block
+    per_bucket = math.ceil((blocks[-1].block - first + 1) / (max_points // 2))
+    lows: dict[int, tuple[float, int]] = {}
+    highs: dict[int, tuple[float, int]] = {}
+    for b in blocks:
+        key = (b.block - first) // per_bucket
+        assert b.reward_min is not None and b.reward_max is not None
+        lo, hi = lows.get(key), highs.get(key)
+        if lo is None or b.reward_min < lo[0]:
+            lows[key] = (b.reward_min, int(b.reward_min_idx or 0))
+        if hi is None or b.reward_max > hi[0]:
+            highs[key] = (b.reward_max, int(b.reward_max_idx or 0))
+    chosen = sorted({i for _, i in lows.values()} | {i for _, i in highs.values()})
+    return EpisodeSeries(_points_at(conn, run_id, chosen), total=total, sampled=True)
+
+
+def _points_at(conn: Connection, run_id: str, indices: Sequence[int]) -> list[EpisodePoint]:
+    """The chart columns of the episodes with these indices, through the (run_id, idx) index."""
+    ep = EPISODES.c
+    points: list[EpisodePoint] = []
+    for start in range(0, len(indices), _IN_CHUNK):
+        rows = conn.execute(
+            select(ep.idx, ep.total_reward, ep.steps, ep.win, ep.epsilon)
+            .where(ep.run_id == run_id, ep.idx.in_(list(indices[start : start + _IN_CHUNK])))
             .order_by(ep.idx)
         )
         points.extend(_point(r) for r in rows)
@@ -192,13 +185,42 @@ def _extremes_joined(
 def rolling_win_rate(
     conn: Connection, run_id: str, max_points: int, window: int
 ) -> list[WinRatePoint]:
+    """Mean win over the last ``window`` episodes that have one, at each episode. Above
+    ``max_points`` (and for the 100-episode window of the rollups) the points are the ends of
+    the run's blocks, where the rolling value is the block's own mean, thinned to
+    ``max_points`` counted from the end, and the latest episode, computed exactly."""
     if max_points < 1 or window < 1:
         raise ValueError("max_points and window must be at least 1")
-    ep = EPISODES.c
-    with_win = [ep.run_id == run_id, ep.win.is_not(None)]
-    n = int(conn.execute(select(func.count()).select_from(EPISODES).where(*with_win)).scalar_one())
+    blocks = [b for b in rollups.blocks(conn, run_id) if b.win_n]
+    n = sum(b.win_n for b in blocks)
     if n == 0:
         return []
+    if n <= max_points or window != rollups.BLOCK:
+        return _rolling_win_rate_scan(conn, run_id, n, max_points, window)
+    ep = EPISODES.c
+    last = conn.execute(
+        select(ep.idx, ep.win)
+        .where(ep.run_id == run_id, ep.win.is_not(None))
+        .order_by(ep.idx.desc())
+        .limit(window)
+    ).all()
+    last_idx = int(last[0][0])
+    full = [b for b in blocks if (b.block + 1) * rollups.BLOCK - 1 < last_idx]
+    step = math.ceil(len(full) / max(1, max_points - 1))
+    kept = full[len(full) - 1 :: -step][::-1] if full else []
+    points = [
+        WinRatePoint(episode=(b.block + 1) * rollups.BLOCK - 1, win_rate=b.win_sum / b.win_n)
+        for b in kept
+    ]
+    points.append(WinRatePoint(episode=last_idx, win_rate=sum(w for _, w in last) / len(last)))
+    return points
+
+
+def _rolling_win_rate_scan(
+    conn: Connection, run_id: str, n: int, max_points: int, window: int
+) -> list[WinRatePoint]:
+    ep = EPISODES.c
+    with_win = [ep.run_id == run_id, ep.win.is_not(None)]
     step = math.ceil(n / max_points)
     # A running sum and its value `window` rows back: a moving average that costs O(1) a row.
     # (A ROWS BETWEEN k PRECEDING frame recomputes avg() over k rows for every row on

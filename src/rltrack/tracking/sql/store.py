@@ -24,7 +24,7 @@ from rltrack.tracking.entities import (
     Run,
 )
 from rltrack.tracking.sql import engine as eng
-from rltrack.tracking.sql import health, queries
+from rltrack.tracking.sql import health, queries, rollups
 from rltrack.tracking.sql.models import (
     CheckpointRow,
     EpisodeRow,
@@ -176,6 +176,7 @@ class SqlStore(Store):
             if ended:
                 conn.exec_driver_sql(self._sql.episode_ended, ended)
                 self._write_trades_and_steps(conn, b.episodes_ended)
+                self._refresh_rollups(conn, b.episodes_ended)
             if metrics:
                 conn.exec_driver_sql(self._sql.metric, metrics)
             if b.checkpoints:
@@ -343,6 +344,13 @@ class SqlStore(Store):
             conn.execute(self._insert_ignore(TRADES, ("episode_id", "seq")), trades)
         if steps:
             conn.execute(self._insert_ignore(STEPS, ("episode_id", "step")), steps)
+
+    def _refresh_rollups(self, conn: Connection, ended: Sequence[EpisodeEnded]) -> None:
+        blocks: dict[str, set[int]] = {}
+        for e in ended:
+            blocks.setdefault(e.run_id, set()).add(e.index // rollups.BLOCK)
+        for run_id, touched in blocks.items():
+            rollups.refresh(conn, run_id, touched)
 
     def _started_params(self, started: Sequence[EpisodeStarted]) -> list[tuple[Any, ...]]:
         """Rows for _HotSql.episode_started: _EPISODE_STARTED_PLAIN, then status,
@@ -520,7 +528,10 @@ class SqlStore(Store):
         now = dt.datetime.now(dt.UTC)
         with self._writing() as conn:
             health.mark_run_failed(conn, run_id, reason, now)
-            return health.finalize_started(conn, run_id, "error", now)
+            closed = health.finalize_started(conn, run_id, "error", now)
+            if closed:
+                rollups.rebuild(conn, run_id)
+            return closed
 
     # -- reads for the API (SQL in queries.py) ----------------------------------------
     def ping(self) -> None:

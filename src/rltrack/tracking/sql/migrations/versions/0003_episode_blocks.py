@@ -1,0 +1,52 @@
+"""episode_blocks: per-run rollups of episodes by blocks of 100 indices, backfilled
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-22 01:50:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "episode_blocks",
+        sa.Column("run_id", sa.String(length=32), nullable=False),
+        sa.Column("block", sa.BigInteger(), nullable=False),
+        sa.Column("ended", sa.Integer(), nullable=False),
+        sa.Column("completed", sa.Integer(), nullable=False),
+        sa.Column("truncated", sa.Integer(), nullable=False),
+        sa.Column("errored", sa.Integer(), nullable=False),
+        sa.Column("rewarded", sa.Integer(), nullable=False),
+        sa.Column("reward_sum", sa.Float(), nullable=False),
+        sa.Column("reward_min", sa.Float(), nullable=True),
+        sa.Column("reward_min_idx", sa.BigInteger(), nullable=True),
+        sa.Column("reward_max", sa.Float(), nullable=True),
+        sa.Column("reward_max_idx", sa.BigInteger(), nullable=True),
+        sa.Column("steps_n", sa.Integer(), nullable=False),
+        sa.Column("steps_sum", sa.BigInteger(), nullable=False),
+        sa.Column("win_n", sa.Integer(), nullable=False),
+        sa.Column("win_sum", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["runs.id"], name=op.f("fk_episode_blocks_run_id_runs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("run_id", "block", name=op.f("pk_episode_blocks")),
+    )
+    # Backfill the runs recorded before this revision, one run at a time.
+    from rltrack.tracking.sql import rollups
+
+    conn = op.get_bind()
+    for (run_id,) in conn.execute(sa.text("SELECT id FROM runs")).all():
+        rollups.rebuild(conn, run_id)
+
+
+def downgrade() -> None:
+    op.drop_table("episode_blocks")

@@ -1,0 +1,221 @@
+"""Per-run rollups of episodes: what the charts and counts of a million-episode run read.
+
+A run's episodes are cut by index into blocks of :data:`BLOCK` (100, the win-rate window).
+Each block keeps counts by status, the sum, min and max of the finite rewards (with the index
+of the min and max episode), and the sums of steps and wins. The write transaction that ends
+episodes recomputes the blocks they fall in from the episodes table, so the rollup is always
+equal to what a scan would give, however often an episode is replayed or rewritten.
+
+Reads then cost O(blocks), a hundredth of the episodes:
+- a downsampled reward chart merges whole blocks into buckets and keeps each bucket's min and
+  max episode, exactly as a scan would;
+- the rolling win rate over the last 100 episodes, at a block's last index, is the block's
+  own mean win;
+- totals by status are sums of block counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from rltrack.tracking.sql.models import EpisodeBlockRow, EpisodeRow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+BLOCK = 100
+BLOCKS: Table = EpisodeBlockRow.__table__  # type: ignore[assignment]
+EPISODES: Table = EpisodeRow.__table__  # type: ignore[assignment]
+ENDED_STATUSES = ("completed", "truncated", "error")
+_STATUS_COLUMN = {"completed": "completed", "truncated": "truncated", "error": "errored"}
+_VALUE_COLUMNS = (
+    "ended", "completed", "truncated", "errored", "rewarded", "reward_sum", "reward_min",
+    "reward_min_idx", "reward_max", "reward_max_idx", "steps_n", "steps_sum", "win_n", "win_sum",
+)  # fmt: skip
+# Block ranges read per query when refreshing: bounds the IN/OR list of one statement.
+_RANGES_PER_QUERY = 200
+
+
+@dataclass
+class _Acc:
+    ended: int = 0
+    completed: int = 0
+    truncated: int = 0
+    errored: int = 0
+    rewarded: int = 0
+    reward_sum: float = 0.0
+    reward_min: float | None = None
+    reward_min_idx: int | None = None
+    reward_max: float | None = None
+    reward_max_idx: int | None = None
+    steps_n: int = 0
+    steps_sum: int = 0
+    win_n: int = 0
+    win_sum: float = 0.0
+
+    def add(self, idx: int, status: str, reward: Any, steps: Any, win: Any) -> None:
+        column = _STATUS_COLUMN.get(status)
+        if column is None:  # still running: not in any rollup yet
+            return
+        self.ended += 1
+        setattr(self, column, getattr(self, column) + 1)
+        if reward is not None and math.isfinite(reward):
+            self.rewarded += 1
+            self.reward_sum += reward
+            # Ties keep the lowest index, as rows arrive in index order.
+            if self.reward_min is None or reward < self.reward_min:
+                self.reward_min, self.reward_min_idx = reward, idx
+            if self.reward_max is None or reward > self.reward_max:
+                self.reward_max, self.reward_max_idx = reward, idx
+        if steps is not None:
+            self.steps_n += 1
+            self.steps_sum += int(steps)
+        if win is not None and math.isfinite(win):
+            self.win_n += 1
+            self.win_sum += win
+
+
+def _ranges(blocks: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted block numbers as (first, last) runs of consecutive blocks."""
+    out: list[tuple[int, int]] = []
+    for b in sorted(set(blocks)):
+        if out and b == out[-1][1] + 1:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((b, b))
+    return out
+
+
+def _upsert(conn: Connection) -> Any:
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt: Any = insert(BLOCKS)
+    return stmt.on_conflict_do_update(
+        index_elements=["run_id", "block"], set_={c: stmt.excluded[c] for c in _VALUE_COLUMNS}
+    )
+
+
+def refresh(conn: Connection, run_id: str, blocks: Iterable[int]) -> None:
+    """Recompute ``blocks`` of ``run_id`` from its episodes (inside the caller's transaction)."""
+    ranges = _ranges(blocks)
+    ep = EPISODES.c
+    for start in range(0, len(ranges), _RANGES_PER_QUERY):
+        chunk = ranges[start : start + _RANGES_PER_QUERY]
+        accs: dict[int, _Acc] = {b: _Acc() for lo, hi in chunk for b in range(lo, hi + 1)}
+        in_ranges = [ep.idx.between(lo * BLOCK, (hi + 1) * BLOCK - 1) for lo, hi in chunk]
+        rows = conn.execute(
+            select(ep.idx, ep.status, ep.total_reward, ep.steps, ep.win)
+            .where(ep.run_id == run_id, ep.status != "started", or_(*in_ranges))
+            .order_by(ep.idx)
+        )
+        for idx, status, reward, steps, win in rows:
+            accs[int(idx) // BLOCK].add(int(idx), status, reward, steps, win)
+        _store(conn, run_id, accs)
+
+
+def _store(conn: Connection, run_id: str, accs: dict[int, _Acc]) -> None:
+    empty = [b for b, a in accs.items() if a.ended == 0]
+    if empty:
+        conn.execute(BLOCKS.delete().where(BLOCKS.c.run_id == run_id, BLOCKS.c.block.in_(empty)))
+    rows = [
+        {"run_id": run_id, "block": b, **{c: getattr(a, c) for c in _VALUE_COLUMNS}}
+        for b, a in accs.items()
+        if a.ended
+    ]
+    if rows:
+        conn.execute(_upsert(conn), rows)
+
+
+def rebuild(conn: Connection, run_id: str) -> None:
+    """Recompute every block of a run (after a repair, or to backfill an old database)."""
+    ep = EPISODES.c
+    conn.execute(BLOCKS.delete().where(BLOCKS.c.run_id == run_id))
+    accs: dict[int, _Acc] = {}
+    rows = conn.execute(
+        select(ep.idx, ep.status, ep.total_reward, ep.steps, ep.win)
+        .where(ep.run_id == run_id, ep.status != "started")
+        .order_by(ep.idx)
+        .execution_options(yield_per=10_000)
+    )
+    for idx, status, reward, steps, win in rows:
+        b = int(idx) // BLOCK
+        acc = accs.get(b)
+        if acc is None:
+            if len(accs) >= 1000:  # flush as we go: memory stays flat on huge runs
+                _store(conn, run_id, accs)
+                accs = {}
+            acc = accs[b] = _Acc()
+        acc.add(int(idx), status, reward, steps, win)
+    _store(conn, run_id, accs)
+
+
+# -- reads -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Block:
+    block: int
+    rewarded: int
+    reward_min: float | None
+    reward_min_idx: int | None
+    reward_max: float | None
+    reward_max_idx: int | None
+    win_n: int
+    win_sum: float
+
+
+def blocks(conn: Connection, run_id: str) -> list[Block]:
+    b = BLOCKS.c
+    rows = conn.execute(
+        select(
+            b.block, b.rewarded, b.reward_min, b.reward_min_idx, b.reward_max, b.reward_max_idx,
+            b.win_n, b.win_sum,
+        ).where(b.run_id == run_id).order_by(b.block)
+    )  # fmt: skip
+    return [Block(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Totals:
+    ended: int
+    completed: int
+    truncated: int
+    errored: int
+    rewarded: int
+    reward_sum: float
+    reward_min: float | None
+    reward_max: float | None
+    steps_n: int
+    steps_sum: int
+    win_n: int
+    win_sum: float
+
+    def count(self, status: str) -> int:
+        return int(getattr(self, _STATUS_COLUMN[status]))
+
+
+def totals(conn: Connection, run_ids: Sequence[str]) -> dict[str, Totals]:
+    """Each run's sums over its blocks (runs without an ended episode are left out)."""
+    if not run_ids:
+        return {}
+    b = BLOCKS.c
+    stmt = (
+        select(
+            b.run_id, func.sum(b.ended), func.sum(b.completed), func.sum(b.truncated),
+            func.sum(b.errored), func.sum(b.rewarded), func.sum(b.reward_sum),
+            func.min(b.reward_min), func.max(b.reward_max), func.sum(b.steps_n),
+            func.sum(b.steps_sum), func.sum(b.win_n), func.sum(b.win_sum),
+        ).where(b.run_id.in_(list(run_ids))).group_by(b.run_id)
+    )  # fmt: skip
+    out: dict[str, Totals] = {}
+    for r in conn.execute(stmt):
+        out[str(r[0])] = Totals(
+            ended=int(r[1]), completed=int(r[2]), truncated=int(r[3]), errored=int(r[4]),
+            rewarded=int(r[5]), reward_sum=float(r[6] or 0.0), reward_min=r[7], reward_max=r[8],
+            steps_n=int(r[9]), steps_sum=int(r[10] or 0), win_n=int(r[11]),
+            win_sum=float(r[12] or 0.0),
+        )  # fmt: skip
+    return out
