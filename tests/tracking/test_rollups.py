@@ -190,6 +190,8 @@ def test_sampled_chart_keeps_each_buckets_extremes(store: SqlStore) -> None:
     assert [p.episode for p in series.points] == sorted(expected)
     by_idx = dict(rows)
     assert all(p.total_reward == by_idx[p.episode] for p in series.points)
+    # The other chart columns are the episode's own.
+    assert all(p.steps == 10 + p.episode % 7 for p in series.points)
     # The global spikes are in the chart.
     top = max(rows, key=lambda m: m[1])[0]
     assert top in {p.episode for p in series.points}

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 EPISODES: Table = EpisodeRow.__table__  # type: ignore[assignment]
 RUNS: Table = RunRow.__table__  # type: ignore[assignment]
 CHECKPOINTS: Table = CheckpointRow.__table__  # type: ignore[assignment]
-# Bound parameters of one IN list, well under the drivers' limits (SQLite 32766, libpq 65535).
-_IN_CHUNK = 1000
 
 
 def ping(conn: Connection) -> None:
@@ -137,14 +135,13 @@ def _point(r: Any) -> EpisodePoint:
 def episode_series(conn: Connection, run_id: str, max_points: int) -> EpisodeSeries:
     """Finished episodes (with a finite reward) by index. Above ``max_points`` the run's
     blocks are merged into at most ``max_points // 2`` buckets of equal width, each keeping
-    its min and max reward episode, so a single spike survives the sampling. Reads the
-    rollups, then the chosen rows by index: O(blocks + points), not O(episodes)."""
+    its min and max reward episode, so a single spike survives the sampling. Read from the
+    rollups alone: O(blocks), not O(episodes)."""
     if max_points < 2:
         raise ValueError("max_points must be at least 2")
-    blocks = [b for b in rollups.blocks(conn, run_id) if b.rewarded]
-    total = sum(b.rewarded for b in blocks)
-    ep = EPISODES.c
-    if total <= max_points:
+    sp = rollups.span(conn, run_id)
+    if sp is None or sp.rewarded <= max_points:
+        ep = EPISODES.c
         rows = conn.execute(
             select(ep.idx, ep.total_reward, ep.steps, ep.win, ep.epsilon)
             .where(ep.run_id == run_id, ep.status != "started", ep.total_reward.is_not(None))
@@ -152,34 +149,14 @@ def episode_series(conn: Connection, run_id: str, max_points: int) -> EpisodeSer
         )
         points = [_point(r) for r in rows if math.isfinite(r.total_reward)]
         return EpisodeSeries(points, total=len(points), sampled=False)
-    first = blocks[0].block
-    per_bucket = math.ceil((blocks[-1].block - first + 1) / (max_points // 2))
-    lows: dict[int, tuple[float, int]] = {}
-    highs: dict[int, tuple[float, int]] = {}
-    for b in blocks:
-        key = (b.block - first) // per_bucket
-        assert b.reward_min is not None and b.reward_max is not None
-        lo, hi = lows.get(key), highs.get(key)
-        if lo is None or b.reward_min < lo[0]:
-            lows[key] = (b.reward_min, int(b.reward_min_idx or 0))
-        if hi is None or b.reward_max > hi[0]:
-            highs[key] = (b.reward_max, int(b.reward_max_idx or 0))
-    chosen = sorted({i for _, i in lows.values()} | {i for _, i in highs.values()})
-    return EpisodeSeries(_points_at(conn, run_id, chosen), total=total, sampled=True)
-
-
-def _points_at(conn: Connection, run_id: str, indices: Sequence[int]) -> list[EpisodePoint]:
-    """The chart columns of the episodes with these indices, through the (run_id, idx) index."""
-    ep = EPISODES.c
-    points: list[EpisodePoint] = []
-    for start in range(0, len(indices), _IN_CHUNK):
-        rows = conn.execute(
-            select(ep.idx, ep.total_reward, ep.steps, ep.win, ep.epsilon)
-            .where(ep.run_id == run_id, ep.idx.in_(list(indices[start : start + _IN_CHUNK])))
-            .order_by(ep.idx)
+    per_bucket = math.ceil((sp.last_block - sp.first_block + 1) / (max_points // 2))
+    points = [
+        EpisodePoint(
+            episode=e.idx, total_reward=e.reward, steps=e.steps, win=e.win, epsilon=e.epsilon
         )
-        points.extend(_point(r) for r in rows)
-    return points
+        for e in rollups.bucket_extremes(conn, run_id, sp.first_block, per_bucket)
+    ]
+    return EpisodeSeries(points, total=sp.rewarded, sampled=True)
 
 
 def rolling_win_rate(
@@ -188,15 +165,14 @@ def rolling_win_rate(
     """Mean win over the last ``window`` episodes that have one, at each episode. Above
     ``max_points`` (and for the 100-episode window of the rollups) the points are the ends of
     the run's blocks, where the rolling value is the block's own mean, thinned to
-    ``max_points`` counted from the end, and the latest episode, computed exactly."""
+    ``max_points`` counted back from the end, and the latest episode, computed exactly."""
     if max_points < 1 or window < 1:
         raise ValueError("max_points and window must be at least 1")
-    blocks = [b for b in rollups.blocks(conn, run_id) if b.win_n]
-    n = sum(b.win_n for b in blocks)
-    if n == 0:
+    sp = rollups.span(conn, run_id)
+    if sp is None or sp.win_n == 0:
         return []
-    if n <= max_points or window != rollups.BLOCK:
-        return _rolling_win_rate_scan(conn, run_id, n, max_points, window)
+    if sp.win_n <= max_points or window != rollups.BLOCK:
+        return _rolling_win_rate_scan(conn, run_id, sp.win_n, max_points, window)
     ep = EPISODES.c
     last = conn.execute(
         select(ep.idx, ep.win)
@@ -205,12 +181,14 @@ def rolling_win_rate(
         .limit(window)
     ).all()
     last_idx = int(last[0][0])
-    full = [b for b in blocks if (b.block + 1) * rollups.BLOCK - 1 < last_idx]
-    step = math.ceil(len(full) / max(1, max_points - 1))
-    kept = full[len(full) - 1 :: -step][::-1] if full else []
+    # Blocks that end before the latest episode; the latest one is computed exactly below.
+    below = last_idx // rollups.BLOCK
+    step = max(1, math.ceil((below - sp.first_block) / max(1, max_points - 1)))
     points = [
-        WinRatePoint(episode=(b.block + 1) * rollups.BLOCK - 1, win_rate=b.win_sum / b.win_n)
-        for b in kept
+        WinRatePoint(episode=i, win_rate=w)
+        for i, w in rollups.block_win_rates(
+            conn, run_id, below_block=below, last_block=below - 1, step=step
+        )
     ]
     points.append(WinRatePoint(episode=last_idx, win_rate=sum(w for _, w in last) / len(last)))
     return points

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import BigInteger, Table, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from rltrack.tracking.sql.models import EpisodeBlockRow, EpisodeRow
@@ -34,10 +34,16 @@ BLOCKS: Table = EpisodeBlockRow.__table__  # type: ignore[assignment]
 EPISODES: Table = EpisodeRow.__table__  # type: ignore[assignment]
 ENDED_STATUSES = ("completed", "truncated", "error")
 _STATUS_COLUMN = {"completed": "completed", "truncated": "truncated", "error": "errored"}
+# The min and max reward episode of a block are kept whole (index, steps, win, epsilon): a
+# downsampled chart is then read from the blocks alone.
+_EXTREME_FIELDS = ("", "_idx", "_steps", "_win", "_eps")
 _VALUE_COLUMNS = (
-    "ended", "completed", "truncated", "errored", "rewarded", "reward_sum", "reward_min",
-    "reward_min_idx", "reward_max", "reward_max_idx", "steps_n", "steps_sum", "win_n", "win_sum",
+    "ended", "completed", "truncated", "errored", "rewarded", "reward_sum",
+    *(f"reward_min{f}" for f in _EXTREME_FIELDS), *(f"reward_max{f}" for f in _EXTREME_FIELDS),
+    "steps_n", "steps_sum", "win_n", "win_sum",
 )  # fmt: skip
+_SELECTED = (EPISODES.c.idx, EPISODES.c.status, EPISODES.c.total_reward, EPISODES.c.steps,
+             EPISODES.c.win, EPISODES.c.epsilon)  # fmt: skip
 # Block ranges read per query when refreshing: bounds the IN/OR list of one statement.
 _RANGES_PER_QUERY = 200
 
@@ -52,14 +58,20 @@ class _Acc:
     reward_sum: float = 0.0
     reward_min: float | None = None
     reward_min_idx: int | None = None
+    reward_min_steps: int | None = None
+    reward_min_win: float | None = None
+    reward_min_eps: float | None = None
     reward_max: float | None = None
     reward_max_idx: int | None = None
+    reward_max_steps: int | None = None
+    reward_max_win: float | None = None
+    reward_max_eps: float | None = None
     steps_n: int = 0
     steps_sum: int = 0
     win_n: int = 0
     win_sum: float = 0.0
 
-    def add(self, idx: int, status: str, reward: Any, steps: Any, win: Any) -> None:
+    def add(self, idx: int, status: str, reward: Any, steps: Any, win: Any, eps: Any) -> None:
         column = _STATUS_COLUMN.get(status)
         if column is None:  # still running: not in any rollup yet
             return
@@ -71,8 +83,10 @@ class _Acc:
             # Ties keep the lowest index, as rows arrive in index order.
             if self.reward_min is None or reward < self.reward_min:
                 self.reward_min, self.reward_min_idx = reward, idx
+                self.reward_min_steps, self.reward_min_win, self.reward_min_eps = steps, win, eps
             if self.reward_max is None or reward > self.reward_max:
                 self.reward_max, self.reward_max_idx = reward, idx
+                self.reward_max_steps, self.reward_max_win, self.reward_max_eps = steps, win, eps
         if steps is not None:
             self.steps_n += 1
             self.steps_sum += int(steps)
@@ -109,12 +123,12 @@ def refresh(conn: Connection, run_id: str, blocks: Iterable[int]) -> None:
         accs: dict[int, _Acc] = {b: _Acc() for lo, hi in chunk for b in range(lo, hi + 1)}
         in_ranges = [ep.idx.between(lo * BLOCK, (hi + 1) * BLOCK - 1) for lo, hi in chunk]
         rows = conn.execute(
-            select(ep.idx, ep.status, ep.total_reward, ep.steps, ep.win)
+            select(*_SELECTED)
             .where(ep.run_id == run_id, ep.status != "started", or_(*in_ranges))
             .order_by(ep.idx)
         )
-        for idx, status, reward, steps, win in rows:
-            accs[int(idx) // BLOCK].add(int(idx), status, reward, steps, win)
+        for idx, status, reward, steps, win, eps in rows:
+            accs[int(idx) // BLOCK].add(int(idx), status, reward, steps, win, eps)
         _store(conn, run_id, accs)
 
 
@@ -137,12 +151,12 @@ def rebuild(conn: Connection, run_id: str) -> None:
     conn.execute(BLOCKS.delete().where(BLOCKS.c.run_id == run_id))
     accs: dict[int, _Acc] = {}
     rows = conn.execute(
-        select(ep.idx, ep.status, ep.total_reward, ep.steps, ep.win)
+        select(*_SELECTED)
         .where(ep.run_id == run_id, ep.status != "started")
         .order_by(ep.idx)
         .execution_options(yield_per=10_000)
     )
-    for idx, status, reward, steps, win in rows:
+    for idx, status, reward, steps, win, eps in rows:
         b = int(idx) // BLOCK
         acc = accs.get(b)
         if acc is None:
@@ -150,32 +164,89 @@ def rebuild(conn: Connection, run_id: str) -> None:
                 _store(conn, run_id, accs)
                 accs = {}
             acc = accs[b] = _Acc()
-        acc.add(int(idx), status, reward, steps, win)
+        acc.add(int(idx), status, reward, steps, win, eps)
     _store(conn, run_id, accs)
 
 
 # -- reads -------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Block:
-    block: int
+class Extreme:
+    """The min or max reward episode of a bucket of blocks."""
+
+    idx: int
+    reward: float
+    steps: int | None
+    win: float | None
+    epsilon: float | None
+
+
+@dataclass(frozen=True)
+class Span:
+    first_block: int
+    last_block: int
     rewarded: int
-    reward_min: float | None
-    reward_min_idx: int | None
-    reward_max: float | None
-    reward_max_idx: int | None
     win_n: int
-    win_sum: float
 
 
-def blocks(conn: Connection, run_id: str) -> list[Block]:
+def span(conn: Connection, run_id: str) -> Span | None:
+    """The first and last block of a run, and its counts of rewarded and win episodes."""
+    b = BLOCKS.c
+    row = conn.execute(
+        select(func.min(b.block), func.max(b.block), func.sum(b.rewarded), func.sum(b.win_n))
+        .where(b.run_id == run_id)
+    ).one()  # fmt: skip
+    if row[0] is None:
+        return None
+    return Span(int(row[0]), int(row[1]), int(row[2] or 0), int(row[3] or 0))
+
+
+def bucket_extremes(
+    conn: Connection, run_id: str, first_block: int, blocks_per_bucket: int
+) -> list[Extreme]:
+    """The min and the max reward episode of each bucket of ``blocks_per_bucket`` blocks
+    (counted from ``first_block``). Chosen in SQL, so only those rows reach Python."""
+    b = BLOCKS.c
+    # Literal integers: the same expression is the partition of both window functions.
+    bucket = (b.block - literal(first_block, BigInteger, literal_execute=True)) // literal(
+        blocks_per_bucket, BigInteger, literal_execute=True
+    )
+    out: dict[int, Extreme] = {}
+    for side in ("min", "max"):
+        c = [b[f"reward_{side}{f}"] for f in _EXTREME_FIELDS]
+        where = (b.run_id == run_id, b.rewarded > 0)
+        stmt: Any
+        if conn.dialect.name == "sqlite":
+            # SQLite takes the bare columns of a min()/max() query from the row that has the
+            # extreme: one pass over the blocks, no sort.
+            agg = func.min if side == "min" else func.max
+            stmt = select(agg(c[0]), *c[1:]).where(*where).group_by(bucket)
+        else:
+            value = c[0].asc() if side == "min" else c[0].desc()
+            rank = func.row_number().over(partition_by=bucket, order_by=(value, c[1].asc()))
+            ranked = select(*c, rank.label("rn")).where(*where).subquery()
+            stmt = select(*list(ranked.c)[:-1]).where(ranked.c.rn == 1)
+        for reward, idx, steps, win, eps in conn.execute(stmt):
+            out.setdefault(int(idx), Extreme(int(idx), reward, steps, win, eps))
+    return [out[i] for i in sorted(out)]
+
+
+def block_win_rates(
+    conn: Connection, run_id: str, *, below_block: int, last_block: int, step: int
+) -> list[tuple[int, float]]:
+    """(last index of the block, its mean win) for the blocks before ``below_block`` that
+    have wins, every ``step``-th block counted back from ``last_block``."""
     b = BLOCKS.c
     rows = conn.execute(
-        select(
-            b.block, b.rewarded, b.reward_min, b.reward_min_idx, b.reward_max, b.reward_max_idx,
-            b.win_n, b.win_sum,
-        ).where(b.run_id == run_id).order_by(b.block)
-    )  # fmt: skip
-    return [Block(*r) for r in rows]
+        select(b.block, b.win_sum, b.win_n)
+        .where(
+            b.run_id == run_id,
+            b.win_n > 0,
+            b.block < below_block,
+            (literal(last_block, BigInteger, literal_execute=True) - b.block) % step == 0,
+        )
+        .order_by(b.block)
+    )
+    return [((int(blk) + 1) * BLOCK - 1, float(ws) / int(wn)) for blk, ws, wn in rows]
 
 
 @dataclass(frozen=True)
