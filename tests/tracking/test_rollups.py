@@ -242,3 +242,25 @@ def test_deleting_a_run_deletes_its_rollups(store: SqlStore) -> None:
     with store.engine.begin() as conn:
         conn.execute(RUNS.delete().where(RUNS.c.id == run_id))  # cascades to everything
     assert stored_blocks(store, run_id) == {}
+
+
+@pytest.mark.parametrize(("n", "max_points"), [(120, 100), (20_000, 2000), (60_000, 2000)])
+def test_a_downsampled_chart_uses_most_of_its_points(
+    store: SqlStore, n: int, max_points: int
+) -> None:
+    """Whatever the run's length, a sampled chart has at least half the points asked for,
+    never more, and keeps the run's extremes."""
+    run_id = uuid.uuid4().hex
+    rng = random.Random(n)
+    rewards = [rng.gauss(0.0, 1.0) for _ in range(n)]
+    rewards[n // 3], rewards[n // 2] = 99.0, -99.0
+    events: list[Event] = [RunStarted(run_id, "r", "ppo", "CartPole-v1", "sb3", {}, time=T0)]
+    events += [ended(run_id, i, rewards[i], win=1.0, status="completed") for i in range(n)]
+    store.write(events)
+    series = store.episode_series(run_id, max_points=max_points)
+    assert series.sampled and series.total == n
+    assert max_points // 2 <= len(series.points) <= max_points
+    assert {n // 3, n // 2} <= {p.episode for p in series.points}
+    wins = store.rolling_win_rate(run_id, max_points=max_points, window=100)
+    assert max_points // 4 <= len(wins) <= max_points
+    assert wins[-1].episode == n - 1

@@ -133,45 +133,73 @@ def _point(r: Any) -> EpisodePoint:
 
 
 def episode_series(conn: Connection, run_id: str, max_points: int) -> EpisodeSeries:
-    """Finished episodes (with a finite reward) by index. Above ``max_points`` the run's
-    blocks are merged into at most ``max_points // 2`` buckets of equal width, each keeping
-    its min and max reward episode, so a single spike survives the sampling. Read from the
-    rollups alone: O(blocks), not O(episodes)."""
+    """Finished episodes (with a finite reward) by index. Above ``max_points`` the index range
+    is cut into at most ``max_points // 2`` buckets of equal width, each keeping its min and
+    max reward episode, so a single spike survives the sampling.
+
+    A long run (at least ``max_points // 4`` blocks of 100) is sampled from the rollups alone,
+    its buckets being whole blocks: O(blocks), not O(episodes). A shorter one is read whole
+    (fewer than 25 rows per point asked for) and bucketed by episode."""
     if max_points < 2:
         raise ValueError("max_points must be at least 2")
     sp = rollups.span(conn, run_id)
-    if sp is None or sp.rewarded <= max_points:
-        ep = EPISODES.c
-        rows = conn.execute(
-            select(ep.idx, ep.total_reward, ep.steps, ep.win, ep.epsilon)
-            .where(ep.run_id == run_id, ep.status != "started", ep.total_reward.is_not(None))
-            .order_by(ep.idx)
-        )
-        points = [_point(r) for r in rows if math.isfinite(r.total_reward)]
-        return EpisodeSeries(points, total=len(points), sampled=False)
-    per_bucket = math.ceil((sp.last_block - sp.first_block + 1) / (max_points // 2))
-    points = [
-        EpisodePoint(
-            episode=e.idx, total_reward=e.reward, steps=e.steps, win=e.win, epsilon=e.epsilon
-        )
-        for e in rollups.bucket_extremes(conn, run_id, sp.first_block, per_bucket)
-    ]
-    return EpisodeSeries(points, total=sp.rewarded, sampled=True)
+    if sp is None:
+        return EpisodeSeries([], total=0, sampled=False)
+    buckets = max_points // 2
+    if sp.rewarded > max_points and sp.last_block - sp.first_block + 1 >= max_points // 4:
+        per_bucket = math.ceil((sp.last_block - sp.first_block + 1) / buckets)
+        points = [
+            EpisodePoint(
+                episode=e.idx, total_reward=e.reward, steps=e.steps, win=e.win, epsilon=e.epsilon
+            )
+            for e in rollups.bucket_extremes(conn, run_id, sp.first_block, per_bucket)
+        ]
+        return EpisodeSeries(points, total=sp.rewarded, sampled=True)
+    ep = EPISODES.c
+    rows = conn.execute(
+        select(ep.idx, ep.total_reward, ep.steps, ep.win, ep.epsilon)
+        .where(ep.run_id == run_id, ep.status != "started", ep.total_reward.is_not(None))
+        .order_by(ep.idx)
+    )
+    all_points = [_point(r) for r in rows if math.isfinite(r.total_reward)]
+    if len(all_points) <= max_points:
+        return EpisodeSeries(all_points, total=len(all_points), sampled=False)
+    return EpisodeSeries(_bucket_extremes(all_points, buckets), total=len(all_points), sampled=True)
+
+
+def _bucket_extremes(points: list[EpisodePoint], buckets: int) -> list[EpisodePoint]:
+    """Each equal-width index bucket's min and max reward point (ties: the first)."""
+    first = points[0].episode
+    width = math.ceil((points[-1].episode - first + 1) / buckets)
+    lows: dict[int, EpisodePoint] = {}
+    highs: dict[int, EpisodePoint] = {}
+    for p in points:
+        assert p.total_reward is not None
+        k = (p.episode - first) // width
+        lo, hi = lows.get(k), highs.get(k)
+        if lo is None or p.total_reward < lo.total_reward:  # type: ignore[operator]
+            lows[k] = p
+        if hi is None or p.total_reward > hi.total_reward:  # type: ignore[operator]
+            highs[k] = p
+    chosen = {p.episode: p for p in (*lows.values(), *highs.values())}
+    return [chosen[i] for i in sorted(chosen)]
 
 
 def rolling_win_rate(
     conn: Connection, run_id: str, max_points: int, window: int
 ) -> list[WinRatePoint]:
-    """Mean win over the last ``window`` episodes that have one, at each episode. Above
-    ``max_points`` (and for the 100-episode window of the rollups) the points are the ends of
-    the run's blocks, where the rolling value is the block's own mean, thinned to
-    ``max_points`` counted back from the end, and the latest episode, computed exactly."""
+    """Mean win over the last ``window`` episodes that have one, at each episode, thinned to
+    ``max_points`` counted back from the latest. For a long run (at least ``max_points // 4``
+    blocks of 100, and the 100-episode window of the rollups) the points are the ends of the
+    run's blocks, where the rolling value is the block's own mean, and the latest episode,
+    computed exactly; a shorter run is computed from its episodes."""
     if max_points < 1 or window < 1:
         raise ValueError("max_points and window must be at least 1")
     sp = rollups.span(conn, run_id)
     if sp is None or sp.win_n == 0:
         return []
-    if sp.win_n <= max_points or window != rollups.BLOCK:
+    blocks = sp.last_block - sp.first_block + 1
+    if sp.win_n <= max_points or window != rollups.BLOCK or blocks < max_points // 4:
         return _rolling_win_rate_scan(conn, run_id, sp.win_n, max_points, window)
     ep = EPISODES.c
     last = conn.execute(
