@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 PIP_FLAGS := -c constraints.txt $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench clean
+.PHONY: install web web-test demo test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -15,7 +15,27 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q $(PIP_FLAGS) -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The dashboard (web/: TypeScript, React, Vite) is built into the package (src/rltrack/web/),
+# which `rltrack serve` serves at /. Stamps: npm ci reruns when the lock changes, the build when
+# a web source does.
+WEB_DEPS := web/node_modules/.rltrack-installed
+WEB_BUILT := src/rltrack/web/.rltrack-built
+WEB_SOURCES := $(shell find web -path web/node_modules -prune -o -type f -print 2>/dev/null)
+
+$(WEB_DEPS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $(WEB_DEPS)
+
+$(WEB_BUILT): $(WEB_DEPS) $(WEB_SOURCES)
+	cd web && npm run build
+	@touch $(WEB_BUILT)
+
+web: $(WEB_BUILT)
+
+web-test: $(WEB_DEPS)
+	cd web && npm test
+
+install: $(STAMP) $(WEB_BUILT)
 
 demo: install
 	RLTRACK_HOME=$${RLTRACK_HOME:-./rltrack-data} $(VENV)/bin/rltrack train --config conf/demo.yaml
@@ -24,6 +44,9 @@ demo: install
 	@echo "  $(VENV)/bin/rltrack runs"
 	@echo "  $(VENV)/bin/rltrack show <run id>"
 	@echo "  $(VENV)/bin/rltrack episodes <run id>"
+	@echo
+	@echo "Serving the dashboard with the run in it at http://127.0.0.1:8000/ (Ctrl-C stops it):"
+	RLTRACK_HOME=$${RLTRACK_HOME:-./rltrack-data} $(VENV)/bin/rltrack serve
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
@@ -35,7 +58,7 @@ typecheck: install
 pytest: install
 	$(PY) -m pytest -q -m "not slow"
 
-test: lint typecheck pytest
+test: lint typecheck web-test pytest
 
 bench: install
 	$(PIP) install -q $(PIP_FLAGS) -e '.[dev,bench]'

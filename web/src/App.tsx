@@ -1,0 +1,46 @@
+// The app shell: header, the API-unavailable banner, and the page of the current route.
+import { Link } from './components/Link';
+import { Empty, OutageBanner } from './components/States';
+import { matchRoute, useLocation } from './lib/router';
+import { ComparePage } from './pages/ComparePage';
+import { EpisodePage } from './pages/EpisodePage';
+import { RunPage } from './pages/RunPage';
+import { RunsPage } from './pages/RunsPage';
+
+export function App() {
+  const { pathname, search } = useLocation();
+  const route = matchRoute(pathname, search);
+  return (
+    <div className="app">
+      <header className="topbar">
+        <Link href="/" className="brand">
+          <svg width="20" height="20" viewBox="0 0 16 16" aria-hidden="true">
+            <rect width="16" height="16" rx="3" fill="#2563eb" />
+            <path d="M3 12l3-4 3 2 4-6" stroke="white" strokeWidth="1.8" fill="none" />
+          </svg>
+          rltrack
+        </Link>
+        <nav className="topnav">
+          <Link href="/" className={route.page === 'runs' ? 'active' : undefined}>
+            Runs
+          </Link>
+          <a href="/docs" target="_blank" rel="noreferrer">
+            API
+          </a>
+        </nav>
+      </header>
+      <OutageBanner />
+      <main className="main">
+        {route.page === 'runs' && <RunsPage search={search} />}
+        {route.page === 'run' && <RunPage key={route.runId} runId={route.runId} />}
+        {route.page === 'episode' && <EpisodePage key={route.episodeId} episodeId={route.episodeId} />}
+        {route.page === 'compare' && <ComparePage key={route.runIds.join(',')} runIds={route.runIds} />}
+        {route.page === 'not-found' && (
+          <Empty title="No such page">
+            <Link href="/">Go to the runs</Link>
+          </Empty>
+        )}
+      </main>
+    </div>
+  );
+}
