@@ -623,6 +623,7 @@ def serve(
     import uvicorn
 
     from rltrack.api import create_app
+    from rltrack.api.app import GRACEFUL_SHUTDOWN_S
     from rltrack.tracking.sql import engine as eng
     from rltrack.tracking.store import StoreError
 
@@ -638,7 +639,11 @@ def serve(
     out.print(
         f"serving {eng.safe_url(eng.normalize_url(url))} on http://{host}:{port}", highlight=False
     )
-    uvicorn.run(create_app(url), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(url), host=host, port=port, log_level="info",
+        # Live event streams never end by themselves: cut them off at shutdown.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )  # fmt: skip
 
 
 def main() -> None:

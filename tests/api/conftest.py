@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 
 from rltrack.api import create_app
+from rltrack.api.app import GRACEFUL_SHUTDOWN_S
 from rltrack.testing.postgres import free_port
 from rltrack.tracking.store import Store, open_store
 from rltrack.training.events import (
@@ -35,8 +36,9 @@ class LiveServer:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(db_url), host="127.0.0.1", port=self.port, log_level="warning"
-        )
+            create_app(db_url), host="127.0.0.1", port=self.port, log_level="warning",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        )  # fmt: skip
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -91,11 +93,16 @@ def run_events(
     checkpoints: Iterable[int] = (),
     started: Iterable[int] = (),
     status: str = "completed",
+    metrics: Any = None,
+    config: dict[str, Any] | None = None,
+    tags: tuple[str, ...] = (),
 ) -> list[Event]:
-    """A finished run with ``episodes`` episodes; ``reward(i)`` and ``win(i)`` give their
-    values (reward i % 10 and no win by default); ``started`` are left in flight."""
+    """A finished run with ``episodes`` episodes; ``reward(i)``, ``win(i)`` and ``metrics(i)``
+    give their values (reward i % 10, no win, pnl i by default); ``started`` are left in
+    flight. ``status="running"`` leaves the run running (no RunEnded)."""
     reward = reward or (lambda i: float(i % 10))
     win = win or (lambda i: None)
+    metrics = metrics or (lambda i: {"pnl": float(i)})
     in_flight = set(started)
     events: list[Event] = [
         RunStarted(
@@ -104,8 +111,9 @@ def run_events(
             algorithm="ppo",
             env_id="CartPole-v1",
             backend="sb3",
-            config=CONFIG,
+            config=CONFIG if config is None else config,
             agent_id=agent_id,
+            tags=tags,
             seed=7,
             metadata={"purpose": "api test"},
             time=start,
@@ -129,7 +137,7 @@ def run_events(
                 start_time=t,
                 win=win(i),
                 epsilon=0.5,
-                metrics={"pnl": float(i)},
+                metrics=metrics(i),
                 time=t + dt.timedelta(milliseconds=500),
             )  # fmt: skip
         )
@@ -146,6 +154,8 @@ def run_events(
                 time=start + dt.timedelta(seconds=idx),
             )  # fmt: skip
         )
+    if status == "running":
+        return events
     events.append(
         RunEnded(
             run_id=run_id,

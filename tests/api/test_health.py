@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from rltrack.testing.postgres import PostgresServer, free_port
 from rltrack.tracking.store import Store, open_store
@@ -31,8 +32,9 @@ def _wait_for(client: httpx.Client, path: str, status: int, timeout: float = 30)
 
 
 def test_postgres_outage_is_503_with_retry_after_then_recovers(
-    pg_server: PostgresServer, pg_url: str
+    pg_server: PostgresServer, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("RLTRACK_API_KEY", "k")
     store: Store = open_store(pg_url)
     store.write(run_events("outage", episodes=20))
     store.close()
@@ -44,12 +46,23 @@ def test_postgres_outage_is_503_with_retry_after_then_recovers(
             for path in (
                 "/api/health", "/api/training-runs", "/api/training-runs/outage",
                 "/api/training-runs/outage/episodes", "/api/training-runs/agents/list",
-                "/api/v1/episodes/1/model",
+                "/api/v1/episodes/1/model", "/api/training-runs/outage/episodes/summary",
+                "/api/training-runs/outage/metrics", "/api/training-runs/outage/checkpoints",
+                "/api/training-runs/outage/evaluations", "/api/training-runs/outage/artifacts",
+                "/api/training-runs/outage/export", "/api/episodes/1",
+                "/api/compare?run_ids=a,b", "/api/artifacts/1/download",
+                "/api/checkpoints/1/download",
             ):  # fmt: skip
                 r = api.get(path)
                 assert r.status_code == 503, (path, r.text)
                 assert r.headers["retry-after"] == "5"
                 assert r.json()["detail"]
+            headers = {"X-API-Key": "k"}
+            for r in (
+                api.patch("/api/training-runs/outage", json={"notes": "n"}, headers=headers),
+                api.delete("/api/training-runs/outage", headers=headers),
+            ):
+                assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text
         finally:
             pg_server.start()
         r = _wait_for(api, "/api/health", 200)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from typing import Any
 
 import httpx
+import pytest
 
 from rltrack.tracking.store import Store
+from rltrack.training.events import Event, RunStarted
 from tests.api.conftest import CONFIG, T0, run_events
 
 RUN_KEYS = {
     "id", "run_id", "name", "agent_id", "algorithm", "env_id", "status", "start_time",
-    "end_time", "config", "episodes", "metrics",
+    "end_time", "duration_s", "timesteps", "tags", "config", "episodes", "metrics", "stats",
 }  # fmt: skip
 
 
@@ -144,3 +148,144 @@ def test_unknown_run_404_and_bad_parameters_422(api: httpx.Client, store: Store)
         r = api.get("/api/training-runs", params=params)
         assert r.status_code == 422, params
         assert r.json()["detail"]
+
+
+def _run(run_id: str, episodes: int = 3, **started: Any) -> list[Event]:
+    """run_events with other RunStarted fields (name, algorithm, env_id, ...)."""
+    keys = {"agent_id", "start", "reward", "win", "status", "config", "tags", "started"}
+    events = run_events(
+        run_id, episodes=episodes, **{k: started.pop(k) for k in keys & started.keys()}
+    )
+    assert isinstance(events[0], RunStarted)
+    return [dataclasses.replace(events[0], **started), *events[1:]]
+
+
+def _ids(api: httpx.Client, **params: Any) -> list[str]:
+    r = api.get("/api/training-runs", params=params)
+    assert r.status_code == 200, (params, r.text)
+    return [x["id"] for x in r.json()]
+
+
+def test_list_filters(api: httpx.Client, store: Store) -> None:
+    hour = dt.timedelta(hours=1)
+    store.write(_run("ppo-cart", name="PPO CartPole baseline", tags=("baseline", "cpu")))
+    store.write(
+        _run(
+            "dqn-lunar", algorithm="dqn", env_id="LunarLander-v3", name="dqn lunar",
+            start=T0 + hour, agent_id="agent-b", status="stopped", tags=("gpu",),
+            config={"hyperparams": {"learning_rate": 3e-4, "policy": "MlpPolicy", "norm": True},
+                    "net": {"width": 64}},
+        )
+    )  # fmt: skip
+    store.write(
+        _run(
+            "ppo-trade", name="Trading PPO", env_id="Trading-v0", start=T0 + 2 * hour,
+            status="failed", config={"learning_rate": 0.001, "hyperparams": {"policy": "Cnn"}},
+        )
+    )  # fmt: skip
+    assert _ids(api) == ["ppo-trade", "dqn-lunar", "ppo-cart"]
+    assert _ids(api, status="stopped,failed") == ["ppo-trade", "dqn-lunar"]
+    assert _ids(api, status="completed") == ["ppo-cart"]
+    assert _ids(api, agent_id="agent-b") == ["dqn-lunar"]
+    assert _ids(api, algorithm="ppo") == ["ppo-trade", "ppo-cart"]
+    assert _ids(api, env="LunarLander-v3") == ["dqn-lunar"]
+    assert _ids(api, tag="cpu") == ["ppo-cart"] and _ids(api, tag="nope") == []
+    assert _ids(api, q="ppo") == ["ppo-trade", "ppo-cart"]  # any case, anywhere in the name
+    assert _ids(api, q="%") == [] and _ids(api, q="_") == []  # not LIKE wildcards
+    assert _ids(api, started_after="2026-01-01T00:30:00Z") == ["ppo-trade", "dqn-lunar"]
+    assert _ids(api, started_before="2026-01-01T01:00:00") == ["dqn-lunar", "ppo-cart"]
+    assert _ids(api, started_before="2026-01-01T02:00:00+01:00") == ["dqn-lunar", "ppo-cart"]
+    assert _ids(api, started_after="2026-01-01T00:30:00Z", started_before="2026-01-01T01:30Z") == [
+        "dqn-lunar"
+    ]
+
+    # Hyperparameters: at hyperparams.<name> or at <name>; numbers compare as numbers.
+    assert _ids(api, **{"param.learning_rate": "0.0003"}) == ["dqn-lunar", "ppo-cart"]
+    assert _ids(api, **{"param.learning_rate": "3e-4"}) == ["dqn-lunar", "ppo-cart"]
+    assert _ids(api, **{"param.learning_rate": "1e-3"}) == ["ppo-trade"]
+    assert _ids(api, **{"param.policy": "MlpPolicy"}) == ["dqn-lunar"]
+    assert _ids(api, **{"param.norm": "true"}) == ["dqn-lunar"]
+    assert _ids(api, **{"param.norm": "1"}) == []  # true is not the number 1
+    assert _ids(api, **{"param.net.width": "64"}) == ["dqn-lunar"]
+    assert _ids(api, **{"param.algo": "ppo", "param.gamma": "0.99"}) == ["ppo-cart"]
+    assert _ids(api, **{"param.gamma": "0.99", "param.policy": "Cnn"}) == []
+    assert _ids(api, **{"param.missing": "x"}) == []
+
+    for params in (
+        {"status": "bogus"}, {"status": "completed,nope"}, {"status": ","},
+        {"sort": "reward"}, {"offset": -1}, {"started_after": "yesterday"},
+        {"param.": "1"}, {"param.a..b": "1"}, {"param.a b": "1"}, {'param.a"b': "1"},
+        {"started_after": "9999-12-31T23:59:59-23:00"},
+    ):  # fmt: skip
+        r = api.get("/api/training-runs", params=params)
+        assert r.status_code == 422, params
+        assert r.json()["detail"]
+
+
+def test_sort_pages_and_total_count(api: httpx.Client, store: Store) -> None:
+    minute = dt.timedelta(minutes=1)
+    store.write(_run("a", episodes=20, name="alpha", start=T0, reward=lambda i: 5.0))
+    store.write(_run("b", episodes=5, name="Bravo", start=T0 + minute, reward=lambda i: -1.0))
+    store.write(_run("c", episodes=60, name="charlie", start=T0 + 2 * minute,
+                     reward=lambda i: 2.0))  # fmt: skip
+    store.write(_run("d", episodes=0, name="delta", start=T0 + 3 * minute))
+    assert _ids(api, sort="start_time") == ["a", "b", "c", "d"]
+    assert _ids(api, sort="-start_time") == ["d", "c", "b", "a"]
+    assert _ids(api, sort="name") == ["a", "b", "c", "d"]  # alpha, Bravo, charlie: any case
+    assert _ids(api, sort="-name") == ["d", "c", "b", "a"]
+    assert _ids(api, sort="-episodes") == ["c", "a", "b", "d"]
+    assert _ids(api, sort="episodes") == ["d", "b", "a", "c"]
+    assert _ids(api, sort="duration") == ["d", "b", "a", "c"]  # 0, 5, 20 and 60 s
+    assert _ids(api, sort="-duration") == ["c", "a", "b", "d"]
+    # Runs without a finished episode have no mean: last in either direction.
+    assert _ids(api, sort="-mean_reward") == ["a", "c", "b", "d"]
+    assert _ids(api, sort="mean_reward") == ["b", "c", "a", "d"]
+
+    r = api.get("/api/training-runs", params={"sort": "start_time", "offset": 1, "limit": 2})
+    assert [x["id"] for x in r.json()] == ["b", "c"]
+    assert r.headers["x-total-count"] == "4"
+    r = api.get("/api/training-runs", params={"status": "failed", "limit": 1})
+    assert r.json() == [] and r.headers["x-total-count"] == "0"
+    r = api.get("/api/training-runs", params={"offset": 10})
+    assert r.json() == [] and r.headers["x-total-count"] == "4"
+
+
+def test_summary_stats_duration_and_tags(
+    api: httpx.Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.write(
+        _run(
+            "done", episodes=200, tags=("x", "y"), started=(199,),
+            reward=lambda i: float(i), win=lambda i: None if i % 2 else float(i >= 100),
+        )
+    )  # fmt: skip
+    now = dt.datetime.now(dt.UTC)
+    store.write(_run("live", episodes=4, start=now - dt.timedelta(seconds=20), status="running"))
+    store.heartbeat("live", now)
+    store.write(_run("dead", episodes=2, start=now - dt.timedelta(hours=2), status="running"))
+    store.heartbeat("dead", now - dt.timedelta(hours=1))
+
+    runs = {x["id"]: x for x in api.get("/api/training-runs").json()}
+    done = runs["done"]
+    assert set(done) >= RUN_KEYS
+    assert done["tags"] == ["x", "y"] and done["timesteps"] == 2000
+    assert done["duration_s"] == 200.0
+    assert done["stats"] == {
+        "finished": 199, "mean_reward": 99.0, "max_reward": 198.0, "min_reward": 0.0,
+        "mean_steps": 10.0,
+        # The last 100 episodes that report a win: the even ones from 0 to 198 → 50 wins.
+        "last_win_rate": 0.5,
+    }  # fmt: skip
+    live = runs["live"]
+    assert live["status"] == "running" and live["end_time"] is None
+    assert 19 <= live["duration_s"] < 120
+    assert live["stats"]["last_win_rate"] is None and live["stats"]["finished"] == 4
+    dead = runs["dead"]
+    assert dead["status"] == "failed"  # stale heartbeat
+    assert dead["duration_s"] == pytest.approx(3600, abs=1)  # up to its last heartbeat
+    assert _ids(api, status="running") == ["live"]
+    assert _ids(api, status="failed") == ["dead"]
+
+    detail = api.get("/api/training-runs/done").json()
+    assert detail["stats"] == done["stats"] and detail["duration_s"] == 200.0
+    assert detail["notes"] is None and detail["tags"] == ["x", "y"]

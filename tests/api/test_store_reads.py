@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from rltrack.tracking.deferred import DeferredStore
-from rltrack.tracking.store import NotFoundError, Store
+from rltrack.tracking.store import (
+    EpisodeFilter,
+    EpisodeKey,
+    NotFoundError,
+    RunFilter,
+    RunProgress,
+    RunStats,
+    Store,
+)
 from tests.api.conftest import run_events
 
 
@@ -39,11 +47,15 @@ def test_reads(db_url: str, store: Store, deferred: bool) -> None:
     assert all(abs(w.win_rate - 0.25) < 1e-9 for w in wins)
     assert s.rolling_win_rate("missing", max_points=10) == []
 
-    page = s.episode_page("reads", after=989, limit=5)
+    page = s.episode_page("reads", after=EpisodeKey("index", None, 989), limit=5)
     assert [e.index for e in page.items] == [990, 991, 992, 993, 994]
-    assert page.total == 1000 and page.next_cursor == 994
-    last = s.episode_page("reads", after=994, limit=5)
+    assert page.total == 1000 and page.next_cursor == EpisodeKey("index", 994.0, 994)
+    last = s.episode_page("reads", after=page.next_cursor, limit=5)
     assert len(last.items) == 5 and last.next_cursor is None
+    top = s.episode_page("reads", sort="-total_reward", limit=2, flt=EpisodeFilter(min_pnl=700))
+    assert [e.index for e in top.items] == [777, 999] and top.total == 300
+    with pytest.raises(ValueError):
+        s.episode_page("reads", sort="-steps", after=page.next_cursor)
 
     episode = s.get_episode(page.items[0].id)
     assert episode.index == 990 and episode.run_id == "reads"
@@ -52,5 +64,26 @@ def test_reads(db_url: str, store: Store, deferred: bool) -> None:
     checkpoint = s.checkpoint_at("reads", 499)
     assert checkpoint is not None and checkpoint.episode_index == 0
     assert s.checkpoint_at("missing", 10) is None
+
+    stats = s.run_stats(["reads", "missing"])
+    assert stats["reads"].finished == 1000 and stats["reads"].max_reward == 1000.0
+    assert stats["reads"].last_win_rate == 0.25 and stats["missing"] == RunStats()
+    assert s.count_runs(RunFilter(status="completed")) == 1
+    assert s.count_runs(RunFilter(params=(("gamma", "0.5"),))) == 0
+    assert s.run_progress("reads") == [RunProgress("reads", "completed", 1000, 10000)]
+    assert s.run_progress("missing") == []
+    summary = s.episode_summary("reads", EpisodeFilter(max_pnl=9))
+    assert summary.count == 10 and summary.metrics["pnl"].median == 4.5
+    assert [e.index for e in s.episodes_after("reads", 997, 10)] == [998, 999]
+    assert s.episode_metric_types("reads") == {"pnl": {"number"}}
+    assert s.episode_trades(episode.id) == [] and s.episode_steps(episode.id) == []
+    assert s.metric_keys("reads") == [] and s.metric_series("reads", "x", max_points=5).total == 0
+    assert s.get_checkpoint(checkpoint.id).path == checkpoint.path
+    with pytest.raises(NotFoundError):
+        s.get_checkpoint(10**12)
+    assert s.list_artifacts("reads") == []
+    with pytest.raises(NotFoundError):
+        s.get_artifact(10**12)
+
     if deferred:
         s.close()

@@ -8,10 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from rltrack.api import errors, web
-from rltrack.api.routes import episodes, health, runs
+from rltrack.api.routes import compare, episodes, events, export, files, health, records, runs
 from rltrack.tracking.store import Store
 
 StoreSource = Store | str | Callable[[], Store]
+# Seconds uvicorn waits for open responses at shutdown before cancelling them: a live event
+# stream never ends by itself (``rltrack serve`` and the tests pass this to uvicorn).
+GRACEFUL_SHUTDOWN_S = 3
 
 
 def _open(source: StoreSource) -> tuple[Store, bool]:
@@ -41,13 +44,14 @@ def create_app(store_factory_or_url: StoreSource) -> FastAPI:
 
     app = FastAPI(
         title="rltrack",
-        description="Read-only API over the training history that rltrack records.",
+        description="The training history that rltrack records: runs, episodes, trades, "
+        "metrics, checkpoints, evaluations and artifacts, with live updates. Routes that change "
+        "anything need the `X-API-Key` header (see docs/api.md).",
         version="0.1.0",
         lifespan=lifespan,
     )
     errors.install(app)
-    app.include_router(health.router)
-    app.include_router(runs.router)
-    app.include_router(episodes.router)
+    for module in (health, runs, episodes, records, export, compare, files, events):
+        app.include_router(module.router)
     web.install(app)  # last: its catch-all path must not shadow an API route
     return app

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rltrack.tracking.store import (
     AlreadyExistsError,
+    ConflictError,
     NotFoundError,
     SchemaError,
     StoreError,
@@ -19,7 +21,7 @@ RETRY_AFTER_S = 5
 def store_error_response(exc: StoreError) -> JSONResponse:
     if isinstance(exc, NotFoundError):
         return JSONResponse({"detail": str(exc)}, status_code=404)
-    if isinstance(exc, AlreadyExistsError):
+    if isinstance(exc, AlreadyExistsError | ConflictError):
         return JSONResponse({"detail": str(exc)}, status_code=409)
     if isinstance(exc, UnavailableError):
         return JSONResponse(
@@ -39,5 +41,26 @@ async def _handle_store_error(request: Request, exc: Exception) -> JSONResponse:
     return store_error_response(exc)
 
 
+class RefuseNul:
+    """422 for a NUL character anywhere in the path or the query: no route can use one, and
+    PostgreSQL refuses it in text, which would otherwise surface as a database error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query: bytes = scope.get("query_string", b"")
+            if "\x00" in scope.get("path", "") or b"\x00" in query or b"%00" in query.lower():
+                response = JSONResponse(
+                    {"detail": "NUL characters are not allowed in the path or the query"},
+                    status_code=422,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StoreError, _handle_store_error)
+    app.add_middleware(RefuseNul)

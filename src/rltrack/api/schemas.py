@@ -4,17 +4,35 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import PurePath
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rltrack.tracking.entities import Checkpoint, Episode, Run
-from rltrack.tracking.store import EpisodePoint, WinRatePoint
+from rltrack.tracking.entities import Artifact, Checkpoint, Episode, Evaluation, Step, Trade
+from rltrack.tracking.store import (
+    EpisodePoint,
+    MetricPoint,
+    RunStats,
+    StatSummary,
+    WinRatePoint,
+)
 
 
 def finite(value: float | None) -> float | None:
     """NaN and infinities are not JSON: a diverged reward is shown as unknown (null)."""
     return value if value is None or math.isfinite(value) else None
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every non-finite float inside it replaced by None."""
+    if isinstance(value, float):
+        return finite(value)
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    return value
 
 
 class HealthPublic(BaseModel):
@@ -56,6 +74,25 @@ class RunMetricsPublic(BaseModel):
     total: int = Field(description="Finished episodes of the run, before downsampling.")
 
 
+class RunStatsPublic(BaseModel):
+    finished: int = Field(description="Episodes that ended (completed, truncated or error).")
+    mean_reward: float | None
+    max_reward: float | None
+    min_reward: float | None
+    mean_steps: float | None
+    last_win_rate: float | None = Field(
+        description="Mean win over the last 100 episodes that report one; null when none does."
+    )
+
+    @classmethod
+    def of(cls, s: RunStats) -> RunStatsPublic:
+        return cls(
+            finished=s.finished, mean_reward=finite(s.mean_reward),
+            max_reward=finite(s.max_reward), min_reward=finite(s.min_reward),
+            mean_steps=finite(s.mean_steps), last_win_rate=finite(s.last_win_rate),
+        )  # fmt: skip
+
+
 class RunSummaryPublic(BaseModel):
     id: str
     run_id: str = Field(description="Same as `id`.")
@@ -66,9 +103,16 @@ class RunSummaryPublic(BaseModel):
     status: str
     start_time: dt.datetime
     end_time: dt.datetime | None
+    duration_s: float | None = Field(
+        description="End minus start; up to now while the run is running, up to its last "
+        "heartbeat when it was reported failed for a stale heartbeat."
+    )
+    timesteps: int
+    tags: list[str]
     config: dict[str, Any]
     episodes: int = Field(description="Episodes recorded in the database.")
     metrics: RunMetricsPublic
+    stats: RunStatsPublic
 
 
 class CheckpointPathPublic(BaseModel):
@@ -80,10 +124,9 @@ class RunPublic(RunSummaryPublic):
     backend: str
     metadata: dict[str, Any]
     error: str | None
-    tags: list[str]
+    notes: str | None
     seed: int | None
     parent_run_id: str | None
-    timesteps: int
     total_timesteps: int | None
     heartbeat_at: dt.datetime | None
     checkpoint_paths: list[CheckpointPathPublic]
@@ -125,9 +168,226 @@ class EpisodePublic(BaseModel):
 class EpisodesPagePublic(BaseModel):
     items: list[EpisodePublic]
     total: int = Field(description="Episodes matching the filters, over all pages.")
-    next_cursor: int | None = Field(
-        description="Pass as `after` for the next page; null on the last page."
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` (with the same sort) for the next page; null on the last "
+        "page. Opaque."
     )
+
+
+class TradePublic(BaseModel):
+    seq: int = Field(description="The trade's position in the episode, from 0.")
+    direction: str
+    entry_step: int
+    exit_step: int
+    entry_time: dt.datetime | None
+    exit_time: dt.datetime | None
+    entry_price: float | None
+    exit_price: float | None
+    quantity: float | None
+    pnl: float | None
+    costs: float | None
+
+    @classmethod
+    def of(cls, seq: int, t: Trade) -> TradePublic:
+        return cls(
+            seq=seq, direction=t.direction, entry_step=t.entry_step, exit_step=t.exit_step,
+            entry_time=t.entry_time, exit_time=t.exit_time,
+            entry_price=finite(t.entry_price), exit_price=finite(t.exit_price),
+            quantity=finite(t.quantity), pnl=finite(t.pnl), costs=finite(t.costs),
+        )  # fmt: skip
+
+
+class StepPublic(BaseModel):
+    step: int
+    action: float | None
+    reward: float | None
+    price: float | None
+    position: float | None
+    portfolio_value: float | None
+
+    @classmethod
+    def of(cls, s: Step) -> StepPublic:
+        return cls(
+            step=s.step, action=finite(s.action), reward=finite(s.reward),
+            price=finite(s.price), position=finite(s.position),
+            portfolio_value=finite(s.portfolio_value),
+        )  # fmt: skip
+
+
+class EpisodeDetailPublic(BaseModel):
+    """An episode as in the pages, except that ``steps`` is its recorded step trace and the
+    number of steps it took is ``step_count``."""
+
+    id: int
+    index: int
+    run_id: str
+    env_slot: int
+    agent_id: str | None
+    status: str
+    start_time: dt.datetime
+    end_time: dt.datetime | None
+    start_timestep: int
+    end_timestep: int | None
+    step_count: int | None = Field(description="Steps the episode took (`steps` in pages).")
+    total_reward: float | None
+    win: float | None
+    epsilon: float | None
+    drain_steps: int
+    metrics: dict[str, Any]
+    trades: list[TradePublic] = Field(description="In the order they were made.")
+    steps: list[StepPublic] = Field(
+        description="The recorded step trace (often sampled, possibly empty), by step."
+    )
+
+    @classmethod
+    def of(cls, e: Episode, trades: list[Trade], steps: list[Step]) -> EpisodeDetailPublic:
+        fields = EpisodePublic.of(e).model_dump()
+        fields["step_count"] = fields.pop("steps")
+        return cls(
+            **fields,
+            # Trades are written numbered 0, 1, ... in the order they were made.
+            trades=[TradePublic.of(seq, t) for seq, t in enumerate(trades)],
+            steps=[StepPublic.of(s) for s in steps],
+        )
+
+
+class StatSummaryPublic(BaseModel):
+    count: int
+    mean: float | None
+    median: float | None
+    min: float | None
+    max: float | None
+
+    @classmethod
+    def of(cls, s: StatSummary) -> StatSummaryPublic:
+        return cls(
+            count=s.count, mean=finite(s.mean), median=finite(s.median), min=finite(s.min),
+            max=finite(s.max),
+        )  # fmt: skip
+
+
+class EpisodeSummaryPublic(BaseModel):
+    count: int = Field(description="Episodes matching the filters.")
+    metrics: dict[str, StatSummaryPublic] = Field(
+        description="`total_reward`, `steps`, `win`, `epsilon` and every numeric key of the "
+        "episode metrics, over the matching episodes that have a value."
+    )
+
+
+class MetricPointPublic(BaseModel):
+    timestep: int
+    value: float | None
+    episodes: int | None
+
+    @classmethod
+    def of(cls, p: MetricPoint) -> MetricPointPublic:
+        return cls(timestep=p.timestep, value=finite(p.value), episodes=p.episodes)
+
+
+class MetricSeriesPublic(BaseModel):
+    points: list[MetricPointPublic]
+    total: int = Field(description="Values of the key, before downsampling.")
+    sampled: bool
+
+
+class RunTrainingMetricsPublic(BaseModel):
+    keys: list[str] = Field(description="Every training metric key of the run.")
+    series: dict[str, MetricSeriesPublic]
+
+
+class EvaluationPublic(BaseModel):
+    id: int
+    checkpoint_id: int | None
+    checkpoint_path: str | None
+    episodes: int
+    mean_reward: float | None
+    std_reward: float | None
+    win_rate: float | None
+    mean_length: float | None
+    opponent: str | None
+    metrics: dict[str, Any]
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, e: Evaluation) -> EvaluationPublic:
+        return cls(
+            id=e.id, checkpoint_id=e.checkpoint_id, checkpoint_path=e.checkpoint_path,
+            episodes=e.episodes, mean_reward=finite(e.mean_reward),
+            std_reward=finite(e.std_reward), win_rate=finite(e.win_rate),
+            mean_length=finite(e.mean_length), opponent=e.opponent,
+            metrics=finite_json(e.metrics), created_at=e.created_at,
+        )  # fmt: skip
+
+
+class ArtifactPublic(BaseModel):
+    id: int
+    kind: str
+    name: str = Field(description="The file's name.")
+    size: int
+    media_type: str | None
+    created_at: dt.datetime
+    metadata: dict[str, Any]
+    url: str = Field(description="Downloads the file (HTTP Range supported).")
+
+    @classmethod
+    def of(cls, a: Artifact) -> ArtifactPublic:
+        return cls(
+            id=a.id, kind=a.kind, name=PurePath(a.path).name, size=a.size,
+            media_type=a.media_type, created_at=a.created_at, metadata=finite_json(a.metadata),
+            url=f"/api/artifacts/{a.id}/download",
+        )  # fmt: skip
+
+
+class ParamDiffPublic(BaseModel):
+    key: str = Field(description="A dotted path into the runs' config.")
+    values: dict[str, Any] = Field(description="The value per run id (null where missing).")
+
+
+class ComparePublic(BaseModel):
+    runs: list[RunPublic]
+    differing_params: list[ParamDiffPublic]
+
+
+def _clean_text(value: str | None) -> str | None:
+    """Text the database can store: no NUL (PostgreSQL refuses it), valid UTF-8."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+class RunUpdate(BaseModel):
+    """A change to a run: the fields given replace the run's; at least one is needed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[str] | None = Field(
+        default=None, max_length=100, description="The run's new tags (replacing the old)."
+    )
+    notes: str | None = Field(default=None, max_length=100_000)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str] | None) -> list[str] | None:
+        if tags is None:
+            return None
+        out = []
+        for tag in tags:
+            tag = (_clean_text(tag) or "").strip()
+            if not tag or len(tag) > 255:
+                raise ValueError("a tag is 1 to 255 characters, not only spaces")
+            out.append(tag)
+        return out
+
+    @field_validator("notes")
+    @classmethod
+    def _notes(cls, notes: str | None) -> str | None:
+        return _clean_text(notes)
 
 
 class CheckpointPublic(BaseModel):
@@ -158,12 +418,3 @@ class EpisodeModelPublic(BaseModel):
         description="The newest checkpoint saved at or before the episode: the weights the "
         "agent had then. Null when none was saved yet."
     )
-
-
-def run_summary(run: Run, episodes: int, metrics: RunMetricsPublic) -> dict[str, Any]:
-    return {
-        "id": run.id, "run_id": run.id, "name": run.name, "agent_id": run.agent_id,
-        "algorithm": run.algorithm, "env_id": run.env_id, "status": run.status,
-        "start_time": run.start_time, "end_time": run.end_time, "config": run.config,
-        "episodes": episodes, "metrics": metrics,
-    }  # fmt: skip

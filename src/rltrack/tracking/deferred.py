@@ -11,17 +11,26 @@ import datetime as dt
 from collections.abc import Sequence
 
 from rltrack.tracking.entities import (
+    Artifact,
     Checkpoint,
     Episode,
     EpisodeHealth,
     Evaluation,
     Metric,
     Run,
+    Step,
+    Trade,
 )
 from rltrack.tracking.store import (
+    EpisodeFilter,
+    EpisodeKey,
     EpisodePage,
     EpisodeSeries,
+    EpisodeSummary,
+    MetricSeries,
     RunFilter,
+    RunProgress,
+    RunStats,
     Store,
     UnavailableError,
     WinRatePoint,
@@ -95,16 +104,12 @@ class DeferredStore(Store):
         self,
         run_id: str,
         *,
-        status: str | None = None,
-        after: int | None = None,
+        flt: EpisodeFilter | None = None,
+        sort: str = "index",
+        after: EpisodeKey | None = None,
         limit: int = 100,
-        min_reward: float | None = None,
-        max_reward: float | None = None,
     ) -> EpisodePage:
-        return self._real().episode_page(
-            run_id, status=status, after=after, limit=limit, min_reward=min_reward,
-            max_reward=max_reward,
-        )  # fmt: skip
+        return self._real().episode_page(run_id, flt=flt, sort=sort, after=after, limit=limit)
 
     def episode_series(self, run_id: str, *, max_points: int) -> EpisodeSeries:
         return self._real().episode_series(run_id, max_points=max_points)
@@ -116,6 +121,53 @@ class DeferredStore(Store):
 
     def checkpoint_at(self, run_id: str, episode_index: int) -> Checkpoint | None:
         return self._real().checkpoint_at(run_id, episode_index)
+
+    def count_runs(self, flt: RunFilter | None = None) -> int:
+        return self._real().count_runs(flt)
+
+    def run_stats(self, run_ids: Sequence[str]) -> dict[str, RunStats]:
+        return self._real().run_stats(run_ids)
+
+    def run_progress(self, run_id: str | None = None) -> list[RunProgress]:
+        return self._real().run_progress(run_id)
+
+    def episode_summary(self, run_id: str, flt: EpisodeFilter | None = None) -> EpisodeSummary:
+        return self._real().episode_summary(run_id, flt)
+
+    def episodes_after(self, run_id: str, after: int | None, limit: int) -> list[Episode]:
+        return self._real().episodes_after(run_id, after, limit)
+
+    def episode_metric_types(self, run_id: str) -> dict[str, set[str]]:
+        return self._real().episode_metric_types(run_id)
+
+    def episode_trades(self, episode_id: int) -> list[Trade]:
+        return self._real().episode_trades(episode_id)
+
+    def episode_steps(self, episode_id: int) -> list[Step]:
+        return self._real().episode_steps(episode_id)
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        return self._real().metric_keys(run_id)
+
+    def metric_series(self, run_id: str, key: str, *, max_points: int) -> MetricSeries:
+        return self._real().metric_series(run_id, key, max_points=max_points)
+
+    def get_checkpoint(self, checkpoint_id: int) -> Checkpoint:
+        return self._real().get_checkpoint(checkpoint_id)
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        return self._real().list_artifacts(run_id)
+
+    def get_artifact(self, artifact_id: int) -> Artifact:
+        return self._real().get_artifact(artifact_id)
+
+    def update_run(
+        self, run_id: str, *, tags: Sequence[str] | None = None, notes: str | None = None
+    ) -> Run:
+        return self._real().update_run(run_id, tags=tags, notes=notes)
+
+    def delete_run(self, run_id: str) -> None:
+        self._real().delete_run(run_id)
 
 
 __all__ = ["DeferredStore", "UnavailableError"]

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rltrack.tracking.entities import (
+    Artifact,
     Checkpoint,
     Episode,
     EpisodeHealth,
     Evaluation,
     Metric,
     Run,
+    Step,
+    Trade,
 )
 from rltrack.training.events import Event
 
@@ -42,14 +46,126 @@ class SchemaError(StoreError):
     """The database schema is missing or older than this version of rltrack."""
 
 
+class ConflictError(StoreError):
+    """The change contradicts the record's state (deleting a run that is still running)."""
+
+
+RUN_STATUSES = ("running", "completed", "stopped", "failed")
+# One element of a hyperparameter name in RunFilter.params (names are these, joined by dots).
+PARAM_PART = re.compile(r"[A-Za-z0-9_\-]+")
+RUN_SORTS = ("start_time", "name", "duration", "episodes", "mean_reward")
+
+
 @dataclass(frozen=True, slots=True)
 class RunFilter:
-    status: str | None = None
+    """Which runs :meth:`Store.list_runs` returns, in which order. ``status`` is one status or
+    several; a running run whose heartbeat is stale counts as failed. ``params`` are
+    ``(name, value)`` pairs matched against ``config["hyperparams"][name]`` or
+    ``config[name]`` (a dotted name is a nested path), numerically when ``value`` is a
+    number. ``sort`` is one of :data:`RUN_SORTS`, ``-`` first for descending."""
+
+    status: str | tuple[str, ...] | None = None
     agent_id: str | None = None
     algorithm: str | None = None
     env_id: str | None = None
     limit: int | None = None
     offset: int = 0
+    tag: str | None = None
+    q: str | None = None
+    started_after: dt.datetime | None = None
+    started_before: dt.datetime | None = None
+    params: tuple[tuple[str, str], ...] = ()
+    sort: str = "-start_time"
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        if self.status is None:
+            return ()
+        return (self.status,) if isinstance(self.status, str) else self.status
+
+
+@dataclass(frozen=True, slots=True)
+class RunStats:
+    """Statistics of a run's episodes: ``finished`` counts those that ended; rewards and
+    steps are over the finished ones that have them; ``last_win_rate`` is the mean win of the
+    last 100 episodes that report one (None when none does)."""
+
+    finished: int = 0
+    mean_reward: float | None = None
+    max_reward: float | None = None
+    min_reward: float | None = None
+    mean_steps: float | None = None
+    last_win_rate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunProgress:
+    """What the live-update stream watches: a run's status and progress counters."""
+
+    run_id: str
+    status: str
+    episodes: int
+    timesteps: int
+
+
+EPISODE_SORTS = ("index", "total_reward", "steps")
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeFilter:
+    """Bounds (inclusive) on a run's episodes; ``pnl`` and ``sharpe`` are the ``pnl`` and
+    ``sharpe_ratio`` keys of the episode metrics (episodes without them do not match)."""
+
+    status: str | None = None
+    min_reward: float | None = None
+    max_reward: float | None = None
+    min_pnl: float | None = None
+    max_pnl: float | None = None
+    min_sharpe: float | None = None
+    max_sharpe: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeKey:
+    """Where a keyset page of episodes stops: the sort value and index of its last episode."""
+
+    sort: str
+    value: float | None
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatSummary:
+    count: int
+    mean: float | None
+    median: float | None
+    min: float | None
+    max: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeSummary:
+    """``count`` episodes match; ``metrics`` summarizes each numeric column and metric key."""
+
+    count: int
+    metrics: dict[str, StatSummary] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    timestep: int
+    value: float
+    episodes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """A training metric by timestep, at most ``max_points`` values; when sampled, each
+    bucket of consecutive timesteps keeps its lowest and highest value."""
+
+    points: list[MetricPoint]
+    total: int
+    sampled: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +201,7 @@ class EpisodePage:
 
     items: list[Episode]
     total: int
-    next_cursor: int | None
+    next_cursor: EpisodeKey | None
 
 
 class Store(abc.ABC):
@@ -159,14 +275,15 @@ class Store(abc.ABC):
         self,
         run_id: str,
         *,
-        status: str | None = None,
-        after: int | None = None,
+        flt: EpisodeFilter | None = None,
+        sort: str = "index",
+        after: EpisodeKey | None = None,
         limit: int = 100,
-        min_reward: float | None = None,
-        max_reward: float | None = None,
     ) -> EpisodePage:
-        """Episodes of a run with an index above ``after``, by index (keyset pagination);
-        ``total`` counts every episode that matches the filters."""
+        """Episodes of a run that match ``flt``, ordered by ``sort`` (one of
+        :data:`EPISODE_SORTS`, ``-`` first for descending; ties and missing values by index,
+        missing values last), those after ``after`` (keyset pagination); ``total`` counts every
+        episode that matches the filters. Raises ``ValueError`` for a key of another sort."""
 
     @abc.abstractmethod
     def episode_series(self, run_id: str, *, max_points: int) -> EpisodeSeries: ...
@@ -181,6 +298,71 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def checkpoint_at(self, run_id: str, episode_index: int) -> Checkpoint | None:
         """The newest checkpoint saved at or before ``episode_index``, or None."""
+
+    # -- more reads for the API -----------------------------------------------------------
+    @abc.abstractmethod
+    def count_runs(self, flt: RunFilter | None = None) -> int:
+        """How many runs match ``flt``, ignoring its ``offset`` and ``limit``."""
+
+    @abc.abstractmethod
+    def run_stats(self, run_ids: Sequence[str]) -> dict[str, RunStats]:
+        """Episode statistics per run (runs without episodes get empty statistics)."""
+
+    @abc.abstractmethod
+    def run_progress(self, run_id: str | None = None) -> list[RunProgress]:
+        """Status and progress counters of every run (or of one run, when it exists)."""
+
+    @abc.abstractmethod
+    def episode_summary(self, run_id: str, flt: EpisodeFilter | None = None) -> EpisodeSummary:
+        """Count, mean, median, min and max of ``total_reward``, ``steps``, ``win``,
+        ``epsilon`` and every numeric key of the episode metrics, over matching episodes."""
+
+    @abc.abstractmethod
+    def episodes_after(self, run_id: str, after: int | None, limit: int) -> list[Episode]:
+        """Up to ``limit`` episodes of a run with an index above ``after``, by index."""
+
+    @abc.abstractmethod
+    def episode_metric_types(self, run_id: str) -> dict[str, set[str]]:
+        """Every key of the run's episode metrics and the JSON types of its values
+        (``number``, ``boolean``, ``string``, ``null``, ``object``, ``array``), by key."""
+
+    @abc.abstractmethod
+    def episode_trades(self, episode_id: int) -> list[Trade]:
+        """The episode's trades in the order they were made."""
+
+    @abc.abstractmethod
+    def episode_steps(self, episode_id: int) -> list[Step]:
+        """The episode's recorded steps (a sampled trace), by step."""
+
+    @abc.abstractmethod
+    def metric_keys(self, run_id: str) -> list[str]:
+        """Every training metric key the run logged, sorted."""
+
+    @abc.abstractmethod
+    def metric_series(self, run_id: str, key: str, *, max_points: int) -> MetricSeries: ...
+
+    @abc.abstractmethod
+    def get_checkpoint(self, checkpoint_id: int) -> Checkpoint:
+        """A checkpoint by its database id. Raises :class:`NotFoundError`."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, run_id: str) -> list[Artifact]: ...
+
+    @abc.abstractmethod
+    def get_artifact(self, artifact_id: int) -> Artifact:
+        """An artifact by its database id. Raises :class:`NotFoundError`."""
+
+    # -- edits ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def update_run(
+        self, run_id: str, *, tags: Sequence[str] | None = None, notes: str | None = None
+    ) -> Run:
+        """Replace the run's tags and/or notes (None leaves them as they are)."""
+
+    @abc.abstractmethod
+    def delete_run(self, run_id: str) -> None:
+        """Delete the run and everything recorded for it. Raises :class:`ConflictError`
+        while it is running and :class:`NotFoundError` when there is no such run."""
 
 
 def open_store(url: str, *, create: bool = True) -> Store:

@@ -147,6 +147,21 @@ class CheckpointRemoved:
 
 
 @dataclass(frozen=True, slots=True)
+class ArtifactSaved:
+    """A file of the run worth keeping beside it: a progress video, a report, an export.
+    ``path`` is absolute or relative to RLTRACK_HOME; keyed by ``(run_id, path)``."""
+
+    run_id: str
+    kind: str  # "video", "report", "export", ...
+    path: str
+    size: int
+    sha256: str | None = None
+    media_type: str | None = None
+    created_at: dt.datetime = field(default_factory=utcnow)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class RunEnded:
     run_id: str
     status: RunStatus
@@ -177,6 +192,7 @@ Event: TypeAlias = (
     | RunEnded
     | Heartbeat
     | EvaluationRecorded
+    | ArtifactSaved
 )
 
 

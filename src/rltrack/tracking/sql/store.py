@@ -16,16 +16,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError, StatementError
 
 from rltrack.tracking.entities import (
+    Artifact,
     Checkpoint,
     Episode,
     EpisodeHealth,
     Evaluation,
     Metric,
     Run,
+    Step,
+    Trade,
 )
 from rltrack.tracking.sql import engine as eng
-from rltrack.tracking.sql import health, queries, rollups
+from rltrack.tracking.sql import episode_reads, health, queries, reads, rollups
 from rltrack.tracking.sql.models import (
+    ArtifactRow,
     CheckpointRow,
     EpisodeRow,
     EvaluationRow,
@@ -36,16 +40,24 @@ from rltrack.tracking.sql.models import (
     TradeRow,
 )
 from rltrack.tracking.store import (
+    ConflictError,
+    EpisodeFilter,
+    EpisodeKey,
     EpisodePage,
     EpisodeSeries,
+    EpisodeSummary,
+    MetricSeries,
     NotFoundError,
     RunFilter,
+    RunProgress,
+    RunStats,
     Store,
     StoreError,
     UnavailableError,
     WinRatePoint,
 )
 from rltrack.training.events import (
+    ArtifactSaved,
     CheckpointRemoved,
     CheckpointSaved,
     EpisodeEnded,
@@ -66,6 +78,7 @@ STEPS: Table = StepRow.__table__  # type: ignore[assignment]
 METRICS: Table = MetricRow.__table__  # type: ignore[assignment]
 CHECKPOINTS: Table = CheckpointRow.__table__  # type: ignore[assignment]
 EVALUATIONS: Table = EvaluationRow.__table__  # type: ignore[assignment]
+ARTIFACTS: Table = ArtifactRow.__table__  # type: ignore[assignment]
 
 # The hot rows (episodes, metrics) bypass SQLAlchemy's per-row type processing (see write()).
 # An episode row is the event's attributes named here, in this order, as they are, followed by
@@ -198,6 +211,8 @@ class SqlStore(Store):
                 )
             for evaluation in b.evaluations:
                 self._write_evaluation(conn, evaluation)
+            for artifact in b.artifacts:
+                self._write_artifact(conn, artifact)
             for removed in b.checkpoints_removed:
                 conn.execute(
                     delete(CHECKPOINTS).where(
@@ -275,6 +290,22 @@ class SqlStore(Store):
                 created_at=ev.time,
             )  # fmt: skip
         )
+
+    def _write_artifact(self, conn: Connection, ev: ArtifactSaved) -> None:
+        a = ARTIFACTS.c
+        # Keyed by (run, path) without a unique constraint: select, then update or insert, in
+        # the write transaction (writes of one run come from its one logger, in order).
+        values = {
+            "kind": ev.kind, "size": ev.size, "sha256": ev.sha256, "media_type": ev.media_type,
+            "created_at": ev.created_at, "metadata": ev.metadata,
+        }  # fmt: skip
+        found = conn.execute(
+            select(a.id).where(a.run_id == ev.run_id, a.path == ev.path).order_by(a.id).limit(1)
+        ).scalar()
+        if found is None:
+            conn.execute(ARTIFACTS.insert().values(run_id=ev.run_id, path=ev.path, **values))
+        else:
+            conn.execute(update(ARTIFACTS).where(a.id == found).values(**values))
 
     def list_evaluations(self, run_id: str) -> list[Evaluation]:
         ev_c = EVALUATIONS.c
@@ -429,27 +460,15 @@ class SqlStore(Store):
             return _run_entity(row)
 
     def list_runs(self, flt: RunFilter | None = None) -> list[Run]:
+        """Runs matching ``flt`` (filters and sort in reads.py). Raises ``ValueError`` for an
+        unknown status or sort."""
         flt = flt or RunFilter()
-        stmt = select(RUNS).order_by(RUNS.c.start_time.desc(), RUNS.c.id)
-        if flt.agent_id is not None:
-            stmt = stmt.where(RUNS.c.agent_id == flt.agent_id)
-        if flt.algorithm is not None:
-            stmt = stmt.where(RUNS.c.algorithm == flt.algorithm)
-        if flt.env_id is not None:
-            stmt = stmt.where(RUNS.c.env_id == flt.env_id)
-        stale = stale_after_s()
-        if flt.status is not None:
-            # A running run whose heartbeat is stale is reported as failed; filter the same way.
-            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=stale)
-            alive = RUNS.c.heartbeat_at >= cutoff
-            if flt.status == "running":
-                stmt = stmt.where(RUNS.c.status == "running", alive)
-            elif flt.status == "failed":
-                stmt = stmt.where(
-                    or_(RUNS.c.status == "failed", (RUNS.c.status == "running") & ~alive)
-                )
-            else:
-                stmt = stmt.where(RUNS.c.status == flt.status)
+        stale, now = stale_after_s(), dt.datetime.now(dt.UTC)
+        stmt = (
+            select(RUNS)
+            .where(*reads.run_conditions(self.dialect, flt, now, stale))
+            .order_by(*reads.run_order(self.dialect, flt.sort, now, stale))
+        )
         if flt.offset:
             stmt = stmt.offset(flt.offset)
         if flt.limit is not None:
@@ -557,17 +576,15 @@ class SqlStore(Store):
         self,
         run_id: str,
         *,
-        status: str | None = None,
-        after: int | None = None,
+        flt: EpisodeFilter | None = None,
+        sort: str = "index",
+        after: EpisodeKey | None = None,
         limit: int = 100,
-        min_reward: float | None = None,
-        max_reward: float | None = None,
     ) -> EpisodePage:
         with self._reading() as conn:
-            rows, total, cursor = queries.episode_page(
-                conn, run_id, status=status, after=after, limit=limit, min_reward=min_reward,
-                max_reward=max_reward,
-            )  # fmt: skip
+            rows, total, cursor = episode_reads.episode_page(
+                conn, run_id, flt=flt, sort=sort, after=after, limit=limit
+            )
         return EpisodePage([_episode_entity(r) for r in rows], total=total, next_cursor=cursor)
 
     def episode_series(self, run_id: str, *, max_points: int) -> EpisodeSeries:
@@ -584,6 +601,131 @@ class SqlStore(Store):
         with self._reading() as conn:
             return queries.checkpoint_at(conn, run_id, episode_index)
 
+    # -- more reads for the API (SQL in reads.py and episode_reads.py) -----------------
+    def count_runs(self, flt: RunFilter | None = None) -> int:
+        flt = flt or RunFilter()
+        where = reads.run_conditions(self.dialect, flt, dt.datetime.now(dt.UTC), stale_after_s())
+        with self._reading() as conn:
+            return int(
+                conn.execute(select(func.count()).select_from(RUNS).where(*where)).scalar_one()
+            )
+
+    def run_stats(self, run_ids: Sequence[str]) -> dict[str, RunStats]:
+        with self._reading() as conn:
+            return reads.run_stats(conn, run_ids)
+
+    def run_progress(self, run_id: str | None = None) -> list[RunProgress]:
+        stale = stale_after_s()
+        now = dt.datetime.now(dt.UTC)
+        with self._reading() as conn:
+            rows = reads.run_progress_rows(conn, run_id)
+        out = []
+        for r in rows:
+            status, beat = r["status"], r["heartbeat_at"]
+            if status == "running" and beat is not None and (now - beat).total_seconds() > stale:
+                status = "failed"  # as _run_entity reports it
+            out.append(
+                RunProgress(r["id"], status, int(r["episodes"] or 0), int(r["timesteps"] or 0))
+            )
+        return out
+
+    def episode_summary(self, run_id: str, flt: EpisodeFilter | None = None) -> EpisodeSummary:
+        with self._reading() as conn:
+            return episode_reads.episode_summary(conn, run_id, flt)
+
+    def episodes_after(self, run_id: str, after: int | None, limit: int) -> list[Episode]:
+        with self._reading() as conn:
+            rows = episode_reads.episodes_after(conn, run_id, after, limit)
+        return [_episode_entity(r) for r in rows]
+
+    def episode_metric_types(self, run_id: str) -> dict[str, set[str]]:
+        with self._reading() as conn:
+            return episode_reads.episode_metric_types(conn, run_id)
+
+    def episode_trades(self, episode_id: int) -> list[Trade]:
+        with self._reading() as conn:
+            rows = episode_reads.trade_rows(conn, episode_id)
+        return [_trade_entity(r) for r in rows]
+
+    def episode_steps(self, episode_id: int) -> list[Step]:
+        with self._reading() as conn:
+            rows = episode_reads.step_rows(conn, episode_id)
+        return [_step_entity(r) for r in rows]
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        with self._reading() as conn:
+            return reads.metric_keys(conn, run_id)
+
+    def metric_series(self, run_id: str, key: str, *, max_points: int) -> MetricSeries:
+        with self._reading() as conn:
+            return reads.metric_series(conn, run_id, key, max_points)
+
+    def get_checkpoint(self, checkpoint_id: int) -> Checkpoint:
+        with self._reading() as conn:
+            r = (
+                conn.execute(select(CHECKPOINTS).where(CHECKPOINTS.c.id == checkpoint_id))
+                .mappings()
+                .first()
+            )
+        if r is None:
+            raise NotFoundError(f"no checkpoint with id {checkpoint_id}")
+        return Checkpoint(
+            id=r["id"], run_id=r["run_id"], path=r["path"], timestep=r["timestep"],
+            episode_index=r["episode_index"], sha256=r["sha256"], size=r["size"],
+            kind=r["kind"], created_at=r["created_at"], metrics=r["metrics"] or {},
+        )  # fmt: skip
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        with self._reading() as conn:
+            return [_artifact_entity(r) for r in reads.artifact_rows(conn, run_id)]
+
+    def get_artifact(self, artifact_id: int) -> Artifact:
+        with self._reading() as conn:
+            r = reads.artifact_row(conn, artifact_id)
+        if r is None:
+            raise NotFoundError(f"no artifact with id {artifact_id}")
+        return _artifact_entity(r)
+
+    # -- edits ---------------------------------------------------------------------------
+    def update_run(
+        self, run_id: str, *, tags: Sequence[str] | None = None, notes: str | None = None
+    ) -> Run:
+        with self._writing() as conn:
+            if conn.execute(select(RUNS.c.id).where(RUNS.c.id == run_id)).first() is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            values: dict[str, Any] = {}
+            if notes is not None:
+                values["notes"] = notes
+            if tags is not None:
+                unique = list(dict.fromkeys(tags))
+                values["tags"] = unique
+                # run_tags (the index of the tag filter) always holds exactly runs.tags.
+                conn.execute(delete(TAGS).where(TAGS.c.run_id == run_id))
+                if unique:
+                    conn.execute(TAGS.insert(), [{"run_id": run_id, "tag": t} for t in unique])
+            if values:
+                conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values))
+        return self.get_run(run_id)
+
+    def delete_run(self, run_id: str) -> None:
+        with self._writing() as conn:
+            row = (
+                conn.execute(select(RUNS.c.status, RUNS.c.heartbeat_at).where(RUNS.c.id == run_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            beat = row["heartbeat_at"]
+            alive = beat is None or (
+                (dt.datetime.now(dt.UTC) - beat).total_seconds() <= stale_after_s()
+            )
+            if row["status"] == "running" and alive:
+                raise ConflictError(f"run {run_id} is still running: stop it before deleting it")
+            # Episodes, trades, steps, metrics, checkpoints, evaluations, artifacts and tags
+            # go with it (ON DELETE CASCADE; SQLite connections enable foreign keys).
+            conn.execute(delete(RUNS).where(RUNS.c.id == run_id))
+
 
 class _Batch:
     """Events of one write, grouped by table in an order that satisfies foreign keys."""
@@ -598,6 +740,7 @@ class _Batch:
         self.heartbeats: list[Heartbeat] = []
         self.evaluations: list[EvaluationRecorded] = []
         self.runs_ended: list[RunEnded] = []
+        self.artifacts: list[ArtifactSaved] = []
 
     @classmethod
     def collect(cls, events: Sequence[Event]) -> _Batch:
@@ -622,6 +765,8 @@ class _Batch:
                 b.evaluations.append(ev)
             elif isinstance(ev, RunEnded):
                 b.runs_ended.append(ev)
+            elif isinstance(ev, ArtifactSaved):
+                b.artifacts.append(ev)
         # An episode that starts and ends inside one batch is written once, as its final row.
         b.episodes_started = [e for e in b.episodes_started if (e.run_id, e.index) not in ended]
         b.episodes_ended = list(ended.values())
@@ -748,6 +893,30 @@ def _run_entity(r: Any, stale_s: float | None = None) -> Run:
         seed=r["seed"], tags=list(r["tags"] or []), parent_run_id=r["parent_run_id"],
         error=error, metadata=r["metadata"] or {}, total_timesteps=r["total_timesteps"],
         timesteps=r["timesteps"] or 0, episodes=r["episodes"] or 0, notes=r["notes"],
+    )  # fmt: skip
+
+
+def _trade_entity(r: Any) -> Trade:
+    return Trade(
+        id=r["id"], episode_id=r["episode_id"], direction=r["direction"],
+        entry_step=r["entry_step"], exit_step=r["exit_step"], entry_price=r["entry_price"],
+        exit_price=r["exit_price"], quantity=r["quantity"], pnl=r["pnl"], costs=r["costs"],
+        entry_time=r["entry_time"], exit_time=r["exit_time"],
+    )  # fmt: skip
+
+
+def _step_entity(r: Any) -> Step:
+    return Step(
+        episode_id=r["episode_id"], step=r["step"], action=r["action"], reward=r["reward"],
+        price=r["price"], position=r["position"], portfolio_value=r["portfolio_value"],
+    )  # fmt: skip
+
+
+def _artifact_entity(r: Any) -> Artifact:
+    return Artifact(
+        id=r["id"], run_id=r["run_id"], kind=r["kind"], path=r["path"], size=r["size"],
+        created_at=r["created_at"], sha256=r["sha256"], media_type=r["media_type"],
+        metadata=r["metadata"] or {},
     )  # fmt: skip
 
 

@@ -1,0 +1,87 @@
+"""``/api/compare``: several runs side by side, with the hyperparameters that differ."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from rltrack.api.deps import StoreDep
+from rltrack.api.schemas import ComparePublic, ParamDiffPublic, finite_json
+from rltrack.api.views import run_detail
+from rltrack.tracking.entities import Run
+
+router = APIRouter(prefix="/api", tags=["compare"])
+
+MIN_RUNS, MAX_RUNS = 2, 8
+_MISSING = object()
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys; lists and scalars (and empty mappings) are values."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, f"{path}."))
+        else:
+            out[path] = value
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values: 1 and 1.0 are the same number, True is not 1, a missing key differs
+    from every value (null included)."""
+    if a is _MISSING or b is _MISSING:
+        return a is b
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    return bool(a == b)
+
+
+def differing_params(runs: Sequence[Run]) -> list[ParamDiffPublic]:
+    flat = [flatten(r.config) for r in runs]
+    keys = sorted(set().union(*flat))
+    diffs = []
+    for key in keys:
+        values = [f.get(key, _MISSING) for f in flat]
+        if any(not _same(values[0], v) for v in values[1:]):
+            diffs.append(
+                ParamDiffPublic(
+                    key=key,
+                    values={
+                        r.id: None if v is _MISSING else finite_json(v)
+                        for r, v in zip(runs, values, strict=True)
+                    },
+                )
+            )
+    return diffs
+
+
+@router.get(
+    "/compare",
+    response_model=ComparePublic,
+    responses={404: {"description": "One of the runs does not exist."}},
+    description=f"{MIN_RUNS} to {MAX_RUNS} runs as in the run detail route, and the config "
+    "keys (dotted paths) whose values differ between them (null where a run lacks the key).",
+)
+def compare_runs(
+    store: StoreDep,
+    run_ids: Annotated[
+        str, Query(max_length=2000, description="Comma-separated run ids (or id prefixes).")
+    ],
+    max_points: Annotated[int, Query(ge=2, le=100_000)] = 2000,
+) -> Any:
+    refs = list(dict.fromkeys(r.strip() for r in run_ids.split(",") if r.strip()))
+    if not MIN_RUNS <= len(refs) <= MAX_RUNS:
+        raise HTTPException(
+            422, detail=f"run_ids: give {MIN_RUNS} to {MAX_RUNS} distinct runs, comma-separated"
+        )
+    runs = [store.get_run(ref) for ref in refs]
+    if len({r.id for r in runs}) != len(runs):
+        raise HTTPException(422, detail="run_ids: the same run is named twice")
+    return ComparePublic(
+        runs=[run_detail(store, r, max_points) for r in runs],
+        differing_params=differing_params(runs),
+    )

@@ -1,0 +1,127 @@
+"""Comparing runs, and exporting a run's episodes as CSV, JSON and Parquet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+
+from rltrack.api.routes import export
+from rltrack.tracking.store import Store
+from tests.api.conftest import CONFIG, run_events
+
+
+def test_compare_runs(api: httpx.Client, store: Store) -> None:
+    other = {
+        "algo": "ppo", "learning_rate": 0.001, "gamma": 0.99, "net": {"layers": [64, 64, 32]},
+        "extra": {"clip": 0.2},
+    }  # fmt: skip
+    store.write(run_events("cmp-a", episodes=30))
+    store.write(run_events("cmp-b", episodes=40, config=other))
+    store.write(run_events("cmp-c", episodes=5, config={**CONFIG, "gamma": 0.99}))
+    r = api.get("/api/compare", params={"run_ids": "cmp-a,cmp-b,cmp-c"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [run["id"] for run in body["runs"]] == ["cmp-a", "cmp-b", "cmp-c"]
+    run_b = body["runs"][1]
+    assert run_b["config"] == other and run_b["metrics"]["total"] == 40
+    assert {"stats", "checkpoint_paths", "backend", "notes", "duration_s"} <= set(run_b)
+    diffs = {d["key"]: d["values"] for d in body["differing_params"]}
+    assert diffs == {
+        "learning_rate": {"cmp-a": 0.0003, "cmp-b": 0.001, "cmp-c": 0.0003},
+        "net.layers": {"cmp-a": [64, 64], "cmp-b": [64, 64, 32], "cmp-c": [64, 64]},
+        "extra.clip": {"cmp-a": None, "cmp-b": 0.2, "cmp-c": None},
+    }
+    # Prefixes work as everywhere; identical configs differ nowhere.
+    same = api.get("/api/compare", params={"run_ids": "cmp-a, cmp-c"}).json()
+    assert same["differing_params"] == []
+
+    for ids in ("cmp-a", "", "cmp-a,cmp-a", ",".join(["cmp-a"] * 3), "cmp-a,cmp-",
+                ",".join(f"r{i}" for i in range(9))):  # fmt: skip
+        r = api.get("/api/compare", params={"run_ids": ids})
+        assert r.status_code in (404, 422), ids
+        assert r.json()["detail"]
+    assert api.get("/api/compare", params={"run_ids": "cmp-a,nope-nope"}).status_code == 404
+    assert api.get("/api/compare").status_code == 422
+
+
+def _metrics(i: int) -> dict[str, Any]:
+    m: dict[str, Any] = {"pnl": float(i), "trades_count": i % 3}
+    if i % 2:
+        m["note"] = f"odd, {i}"  # a comma: quoted in CSV
+    if i == 4:
+        m["flag"] = True
+    return m
+
+
+@pytest.fixture
+def exported(store: Store, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(export, "BATCH", 7)  # several batches for a small run
+    store.write(run_events("exp", episodes=30, metrics=_metrics, started=(29,)))
+    store.write(run_events("other", episodes=3))
+    return "exp"
+
+
+def test_export_csv(api: httpx.Client, exported: str) -> None:
+    r = api.get(f"/api/training-runs/{exported}/export", params={"format": "csv"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-disposition"] == 'attachment; filename="exp-episodes.csv"'
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 30 and [int(x["index"]) for x in rows] == list(range(30))
+    assert list(rows[0])[:3] == ["id", "index", "run_id"]
+    assert {"metric.pnl", "metric.trades_count", "metric.note", "metric.flag"} <= set(rows[0])
+    assert rows[5]["metric.note"] == "odd, 5" and rows[4]["metric.note"] == ""
+    assert rows[4]["metric.flag"] == "true" and rows[7]["metric.pnl"] == "7.0"
+    assert rows[3]["total_reward"] == "3.0" and rows[3]["status"] == "completed"
+    assert rows[29]["status"] == "started" and rows[29]["total_reward"] == ""
+    assert rows[0]["start_time"].startswith("2026-01-01T00:00:00")
+
+    default = api.get(f"/api/training-runs/{exported}/export")
+    assert default.text == r.text  # CSV by default
+
+
+def test_export_json(api: httpx.Client, exported: str) -> None:
+    r = api.get(f"/api/training-runs/{exported}/export", params={"format": "json"})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    items = json.loads(r.text)
+    assert [i["index"] for i in items] == list(range(30))
+    assert items[5]["metrics"] == {"pnl": 5.0, "trades_count": 2, "note": "odd, 5"}
+    page = api.get(f"/api/training-runs/{exported}/episodes", params={"limit": 1}).json()
+    assert items[0] == page["items"][0]  # the same episodes as the pages
+
+
+def test_export_parquet(api: httpx.Client, exported: str) -> None:
+    r = api.get(f"/api/training-runs/{exported}/export", params={"format": "parquet"})
+    assert r.status_code == 200
+    assert "exp-episodes.parquet" in r.headers["content-disposition"]
+    table = pq.read_table(io.BytesIO(r.content))
+    assert table.num_rows == 30
+    assert pq.ParquetFile(io.BytesIO(r.content)).num_row_groups == 5  # batches of 7
+    cols = table.to_pydict()
+    assert cols["index"] == list(range(30))
+    assert cols["metric.pnl"][7] == 7.0 and cols["metric.pnl"][29] is None
+    assert str(table.schema.field("metric.trades_count").type) == "double"
+    assert str(table.schema.field("metric.flag").type) == "bool"
+    assert cols["metric.flag"][4] is True and cols["metric.flag"][5] is None
+    assert cols["metric.note"][5] == "odd, 5"
+    assert str(table.schema.field("start_time").type) == "timestamp[us, tz=UTC]"
+    assert cols["total_reward"][3] == 3.0 and cols["total_reward"][29] is None
+
+
+def test_export_errors(api: httpx.Client, store: Store) -> None:
+    store.write(run_events("empty", episodes=0))
+    r = api.get("/api/training-runs/empty/export", params={"format": "csv"})
+    assert r.status_code == 200 and r.text.splitlines()[0].startswith("id,index,run_id")
+    assert len(r.text.splitlines()) == 1
+    assert json.loads(api.get("/api/training-runs/empty/export?format=json").text) == []
+    empty = api.get("/api/training-runs/empty/export?format=parquet")
+    assert pq.read_table(io.BytesIO(empty.content)).num_rows == 0
+    assert api.get("/api/training-runs/nope/export").status_code == 404
+    assert api.get("/api/training-runs/empty/export", params={"format": "xlsx"}).status_code == 422
