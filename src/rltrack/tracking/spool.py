@@ -12,20 +12,15 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from rltrack.tracking.store import Store
 from rltrack.training.events import (
-    CheckpointRemoved,
-    CheckpointSaved,
     EpisodeEnded,
-    EpisodeStarted,
     Event,
-    Heartbeat,
-    MetricsLogged,
-    RunEnded,
     RunStarted,
     StepRecord,
     TradeRecord,
@@ -35,14 +30,15 @@ SPOOL_NAME = "spool.jsonl"
 OFFSET_NAME = "spool.offset"
 META_NAME = "spool.meta.json"  # which database the spooled events belong to
 
-_TYPES: dict[str, type[Any]] = {
-    cls.__name__: cls
-    for cls in (
-        RunStarted, EpisodeStarted, EpisodeEnded, MetricsLogged, CheckpointSaved,
-        CheckpointRemoved, RunEnded, Heartbeat,
-    )
-}  # fmt: skip
-_TIME_FIELDS = {"time", "start_time", "entry_time", "exit_time"}
+# Every event type, from the Event union itself: a new event cannot be forgotten here.
+_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(Event)}
+# Fields holding a datetime, of any event or trade (annotations are strings: PEP 563).
+_TIME_FIELDS = {
+    f.name
+    for cls in (*_TYPES.values(), TradeRecord)
+    for f in dataclasses.fields(cls)
+    if "datetime" in str(f.type)
+}
 
 
 class SpoolError(OSError):

@@ -24,6 +24,7 @@ from sqlalchemy import (
     true,
 )
 
+from rltrack.tracking.sql import queries
 from rltrack.tracking.sql.models import EpisodeRow, StepRow, TradeRow
 from rltrack.tracking.sql.reads import finite_or_null, json_number
 from rltrack.tracking.store import (
@@ -91,6 +92,16 @@ def _after(value: ColumnElement[Any], key: EpisodeKey, desc: bool) -> ColumnElem
     return or_(past_value, and_(value == key.value, past_idx), value.is_(None))
 
 
+def episode_count(
+    conn: Connection, run_id: str, flt: EpisodeFilter | None, where: Sequence[Any]
+) -> int:
+    """Episodes matching the filter: from the rollups when it is at most a status (no scan of
+    a long run), else counted over the matching rows."""
+    if flt is None or flt == EpisodeFilter(status=flt.status):
+        return queries.count_episodes(conn, run_id, None if flt is None else flt.status)
+    return int(conn.execute(select(func.count()).select_from(EPISODES).where(*where)).scalar_one())
+
+
 def episode_page(
     conn: Connection,
     run_id: str,
@@ -109,7 +120,7 @@ def episode_page(
     dialect = conn.dialect.name
     ep = EPISODES.c
     where = episode_conditions(dialect, run_id, flt)
-    total = int(conn.execute(select(func.count()).select_from(EPISODES).where(*where)).scalar_one())
+    total = episode_count(conn, run_id, flt, where)
     page_where = list(where)
     value: ColumnElement[Any]
     if name == "index":

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    ColumnElement,
     Table,
     case,
     func,
@@ -85,44 +84,6 @@ def count_episodes(conn: Connection, run_id: str, status: str | None = None) -> 
 
 def episode_row(conn: Connection, episode_id: int) -> RowMapping | None:
     return conn.execute(select(EPISODES).where(EPISODES.c.id == episode_id)).mappings().first()
-
-
-def episode_page(
-    conn: Connection,
-    run_id: str,
-    *,
-    status: str | None,
-    after: int | None,
-    limit: int,
-    min_reward: float | None,
-    max_reward: float | None,
-) -> tuple[list[RowMapping], int, int | None]:
-    """Rows of one keyset page (by idx), the count of all matching rows, the next cursor."""
-    ep = EPISODES.c
-    where: list[ColumnElement[bool]] = [ep.run_id == run_id]
-    if status is not None:
-        where.append(ep.status == status)
-    if min_reward is not None:
-        where.append(ep.total_reward >= min_reward)
-    if max_reward is not None:
-        where.append(ep.total_reward <= max_reward)
-    if min_reward is None and max_reward is None:
-        total = count_episodes(conn, run_id, status)
-    else:
-        total = int(
-            conn.execute(select(func.count()).select_from(EPISODES).where(*where)).scalar_one()
-        )
-    page_where = [*where, ep.idx > after] if after is not None else where
-    rows = list(
-        conn.execute(
-            select(EPISODES).where(*page_where).order_by(ep.idx).limit(limit + 1)
-        ).mappings()
-    )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = int(rows[-1]["idx"])
-    return rows, total, next_cursor
 
 
 def _point(r: Any) -> EpisodePoint:

@@ -1,9 +1,8 @@
 """Run-level reads of the SQL store for the REST API: the runs list's filters and sort keys,
 per-run episode statistics, live progress, training-metric series and artifacts.
 
-:func:`run_stats`, :func:`mean_reward_sort_key` and :func:`episodes_sort_key` are each one
-self-contained function so that they can move onto per-run rollup tables without touching
-their callers. The JSON helpers work on SQLite (JSON as text) and PostgreSQL (jsonb).
+:func:`run_stats` and :func:`mean_reward_sort_key` read the per-run rollups (rollups.py).
+The JSON helpers work on SQLite (JSON as text) and PostgreSQL (jsonb).
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from sqlalchemy import (
     select,
 )
 
+from rltrack.tracking.sql import rollups
 from rltrack.tracking.sql.models import (
     ArtifactRow,
     EpisodeRow,
@@ -176,11 +176,11 @@ def duration_s(dialect: str, now: dt.datetime, stale_s: float) -> ColumnElement[
 
 def mean_reward_sort_key(dialect: str) -> ColumnElement[Any]:
     """The mean reward of a run's finished episodes, per row of ``runs``: what
-    ``sort=mean_reward`` orders by."""
-    ep = EPISODES.c
+    ``sort=mean_reward`` orders by. Read from the run's rollups (one row per 100 episodes)."""
+    b = rollups.BLOCKS.c
     return (
-        select(func.avg(finite_or_null(dialect, ep.total_reward)))
-        .where(ep.run_id == RUNS.c.id, ep.status != "started")
+        select(func.sum(b.reward_sum) / func.nullif(func.sum(b.rewarded), 0))
+        .where(b.run_id == RUNS.c.id)
         .scalar_subquery()
     )
 
@@ -213,35 +213,18 @@ def run_order(
 
 
 def run_stats(conn: Connection, run_ids: Sequence[str]) -> dict[str, RunStats]:
-    """Episode statistics per run, for the runs list and the run page. Every run asked for
-    gets an entry (empty statistics when it has no episodes)."""
+    """Episode statistics per run, for the runs list and the run page, from the runs'
+    rollups: O(blocks) per run, not O(episodes). Every run asked for gets an entry (empty
+    statistics when it has no episodes)."""
     ep = EPISODES.c
     dialect = conn.dialect.name
-    finished = ep.status != "started"
-    reward = finite_or_null(dialect, ep.total_reward)
-    out: dict[str, RunStats] = {}
     ids = list(dict.fromkeys(run_ids))
+    totals: dict[str, rollups.Totals] = {}
     for start in range(0, len(ids), IN_CHUNK):
-        chunk = ids[start : start + IN_CHUNK]
-        stmt = (
-            select(
-                ep.run_id,
-                func.count(case((finished, 1))),
-                func.avg(case((finished, reward))),
-                func.max(case((finished, reward))),
-                func.min(case((finished, reward))),
-                func.avg(case((finished, ep.steps))),
-            )
-            .where(ep.run_id.in_(chunk))
-            .group_by(ep.run_id)
-        )
-        for run_id, n, mean, hi, lo, steps in conn.execute(stmt):
-            out[str(run_id)] = RunStats(
-                finished=int(n), mean_reward=_float(mean), max_reward=_float(hi),
-                min_reward=_float(lo), mean_steps=_float(steps),
-            )  # fmt: skip
+        totals.update(rollups.totals(conn, ids[start : start + IN_CHUNK]))
+    out: dict[str, RunStats] = {}
     for run_id in ids:
-        stats = out.get(run_id, RunStats())
+        t = totals.get(run_id)
         # The last WIN_WINDOW episodes that report a win, read backwards through the
         # (run_id, idx) index: O(window) rows per run, whatever the run's length.
         last = (
@@ -252,10 +235,15 @@ def run_stats(conn: Connection, run_ids: Sequence[str]) -> dict[str, RunStats]:
             .subquery()
         )
         win_rate = _float(conn.execute(select(func.avg(last.c.win))).scalar())
+        if t is None:
+            out[run_id] = RunStats(last_win_rate=win_rate)
+            continue
         out[run_id] = RunStats(
-            finished=stats.finished, mean_reward=stats.mean_reward,
-            max_reward=stats.max_reward, min_reward=stats.min_reward,
-            mean_steps=stats.mean_steps, last_win_rate=win_rate,
+            finished=t.ended,
+            mean_reward=t.reward_sum / t.rewarded if t.rewarded else None,
+            max_reward=_float(t.reward_max), min_reward=_float(t.reward_min),
+            mean_steps=t.steps_sum / t.steps_n if t.steps_n else None,
+            last_win_rate=win_rate,
         )  # fmt: skip
     return out
 

@@ -290,3 +290,14 @@ def totals(conn: Connection, run_ids: Sequence[str]) -> dict[str, Totals]:
             win_sum=float(r[12] or 0.0),
         )  # fmt: skip
     return out
+
+
+def signature(conn: Connection, run_id: str) -> tuple[Any, ...]:
+    """What changes whenever a run's episodes change: its rollup totals and the count of its
+    running episodes (one indexed count each)."""
+    t = totals(conn, [run_id]).get(run_id)
+    ep = EPISODES.c
+    running = conn.execute(
+        select(func.count(), func.max(ep.idx)).where(ep.run_id == run_id, ep.status == "started")
+    ).one()
+    return (t, tuple(running))

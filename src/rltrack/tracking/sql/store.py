@@ -6,6 +6,8 @@ import datetime as dt
 import json
 import math
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import attrgetter
@@ -102,6 +104,10 @@ _METRIC_COLUMNS = (*_METRIC_KEY, "value", "wall_time", "episodes")
 _JSON_COLUMNS = frozenset({"metrics"})
 
 
+# Episode summaries kept per process (one per run, the newest filter).
+_SUMMARY_CACHE = 32
+
+
 def stale_after_s() -> float:
     """Seconds without a heartbeat after which a running run is reported failed."""
     return float(os.environ.get("RLTRACK_STALE_S", "30"))
@@ -116,6 +122,8 @@ class SqlStore(Store):
         self.dialect = self.engine.dialect.name
         eng.ensure_schema(self.url, self.engine, create=create)
         self._sql = _HotSql(self.dialect)
+        self._summary_lock = threading.Lock()
+        self._summaries: OrderedDict[str, tuple[Any, EpisodeSummary]] = OrderedDict()
         self._bind_time: Callable[[dt.datetime], Any] = (
             _sqlite_time if self.dialect == "sqlite" else _naive_utc
         )
@@ -292,20 +300,12 @@ class SqlStore(Store):
         )
 
     def _write_artifact(self, conn: Connection, ev: ArtifactSaved) -> None:
-        a = ARTIFACTS.c
-        # Keyed by (run, path) without a unique constraint: select, then update or insert, in
-        # the write transaction (writes of one run come from its one logger, in order).
-        values = {
-            "kind": ev.kind, "size": ev.size, "sha256": ev.sha256, "media_type": ev.media_type,
-            "created_at": ev.created_at, "metadata": ev.metadata,
+        row = {
+            "run_id": ev.run_id, "path": ev.path, "kind": ev.kind, "size": ev.size,
+            "sha256": ev.sha256, "media_type": ev.media_type, "created_at": ev.created_at,
+            "metadata": ev.metadata,
         }  # fmt: skip
-        found = conn.execute(
-            select(a.id).where(a.run_id == ev.run_id, a.path == ev.path).order_by(a.id).limit(1)
-        ).scalar()
-        if found is None:
-            conn.execute(ARTIFACTS.insert().values(run_id=ev.run_id, path=ev.path, **values))
-        else:
-            conn.execute(update(ARTIFACTS).where(a.id == found).values(**values))
+        conn.execute(self._upsert(ARTIFACTS, ("run_id", "path"), list(row)[2:]), [row])
 
     def list_evaluations(self, run_id: str) -> list[Evaluation]:
         ev_c = EVALUATIONS.c
@@ -630,8 +630,23 @@ class SqlStore(Store):
         return out
 
     def episode_summary(self, run_id: str, flt: EpisodeFilter | None = None) -> EpisodeSummary:
+        """Exact medians need every value: O(episodes) the first time. The answer is kept
+        (a few per process) under the run's rollup totals, which any write that changes the
+        run's episodes changes, so a finished run's summary is computed once."""
         with self._reading() as conn:
-            return episode_reads.episode_summary(conn, run_id, flt)
+            signature = (rollups.signature(conn, run_id), flt)
+            with self._summary_lock:
+                cached = self._summaries.get(run_id)
+                if cached is not None and cached[0] == signature:
+                    self._summaries.move_to_end(run_id)
+                    return cached[1]
+            summary = episode_reads.episode_summary(conn, run_id, flt)
+        with self._summary_lock:
+            self._summaries[run_id] = (signature, summary)
+            self._summaries.move_to_end(run_id)
+            while len(self._summaries) > _SUMMARY_CACHE:
+                self._summaries.popitem(last=False)
+        return summary
 
     def episodes_after(self, run_id: str, after: int | None, limit: int) -> list[Episode]:
         with self._reading() as conn:

@@ -1,4 +1,5 @@
-"""episode_blocks: per-run rollups of episodes by blocks of 100 indices, backfilled
+"""episode_blocks: per-run rollups of episodes by blocks of 100 indices, backfilled;
+artifacts keyed by (run_id, path)
 
 Revision ID: 0003
 Revises: 0002
@@ -46,6 +47,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("run_id", "block", name=op.f("pk_episode_blocks")),
     )
+    # Nothing wrote artifacts before this revision: the table is empty, the key cannot fail.
+    with op.batch_alter_table("artifacts", schema=None) as batch_op:
+        batch_op.create_unique_constraint(op.f("uq_artifacts_run_id"), ["run_id", "path"])
     # Backfill the runs recorded before this revision, one run at a time.
     from rltrack.tracking.sql import rollups
 
@@ -55,4 +59,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("artifacts", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("uq_artifacts_run_id"), type_="unique")
     op.drop_table("episode_blocks")
