@@ -264,3 +264,25 @@ def test_a_downsampled_chart_uses_most_of_its_points(
     wins = store.rolling_win_rate(run_id, max_points=max_points, window=100)
     assert max_points // 4 <= len(wins) <= max_points
     assert wins[-1].episode == n - 1
+
+
+@pytest.mark.parametrize("max_points", [50, 2000])
+def test_charts_of_several_runs_equal_each_runs_own(store: SqlStore, max_points: int) -> None:
+    """The runs list reads its sparklines together; they are the ones the run page shows."""
+    rng = random.Random(max_points)
+    run_ids = []
+    for n in (0, 7, 120, 1_500, 30_000):
+        run_id = uuid.uuid4().hex
+        run_ids.append(run_id)
+        events, _ = random_run(run_id, n, rng) if n >= 50 else ([], set())
+        if n < 50:
+            events = [RunStarted(run_id, "r", "ppo", "CartPole-v1", "sb3", {}, time=T0)]
+            events += [ended(run_id, i, float(i), win=None, status="completed") for i in range(n)]
+        write_in_batches(store, events, rng)
+    charts = store.run_charts(run_ids, max_points=max_points, window=100)
+    assert list(charts) == run_ids
+    for run_id in run_ids:
+        series, wins = charts[run_id]
+        assert series == store.episode_series(run_id, max_points=max_points)
+        assert wins == store.rolling_win_rate(run_id, max_points=max_points, window=100)
+        assert len(series.points) <= max_points and len(wins) <= max_points

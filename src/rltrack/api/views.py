@@ -18,7 +18,7 @@ from rltrack.api.schemas import (
     finite_json,
 )
 from rltrack.tracking.entities import Run
-from rltrack.tracking.store import RunStats, Store
+from rltrack.tracking.store import EpisodeSeries, RunStats, Store, WinRatePoint
 
 WIN_WINDOW = 100
 
@@ -40,6 +40,10 @@ def duration_s(run: Run, now: dt.datetime) -> float | None:
 def chart_metrics(store: Store, run_id: str, max_points: int) -> RunMetricsPublic:
     series = store.episode_series(run_id, max_points=max_points)
     wins = store.rolling_win_rate(run_id, max_points=max_points, window=WIN_WINDOW)
+    return _chart_public(series, wins)
+
+
+def _chart_public(series: EpisodeSeries, wins: list[WinRatePoint]) -> RunMetricsPublic:
     return RunMetricsPublic(
         episodes=[EpisodePointPublic.of(p) for p in series.points],
         rolling_win_rate=[WinRatePointPublic.of(p) for p in wins],
@@ -65,13 +69,14 @@ def run_summaries(store: Store, runs: Sequence[Run], list_points: int) -> list[R
     ids = [r.id for r in runs]
     counts = store.count_episodes_by_run(ids)
     stats = store.run_stats(ids)
+    charts = store.run_charts(ids, max_points=list_points, window=WIN_WINDOW)
     now = dt.datetime.now(dt.UTC)
     return [
         RunSummaryPublic(
             **_summary_fields(
                 r,
                 counts.get(r.id, 0),
-                chart_metrics(store, r.id, list_points),
+                _chart_public(*charts[r.id]),
                 stats.get(r.id, RunStats()),
                 now,
             )  # fmt: skip

@@ -119,6 +119,11 @@ class DeferredStore(Store):
     ) -> list[WinRatePoint]:
         return self._real().rolling_win_rate(run_id, max_points=max_points, window=window)
 
+    def run_charts(
+        self, run_ids: Sequence[str], *, max_points: int, window: int = 100
+    ) -> dict[str, tuple[EpisodeSeries, list[WinRatePoint]]]:
+        return self._real().run_charts(run_ids, max_points=max_points, window=window)
+
     def checkpoint_at(self, run_id: str, episode_index: int) -> Checkpoint | None:
         return self._real().checkpoint_at(run_id, episode_index)
 

@@ -295,6 +295,19 @@ class Store(abc.ABC):
         """Mean win over the last ``window`` episodes that have a win value, at most
         ``max_points`` of them (the last always included); empty when no episode has one."""
 
+    def run_charts(
+        self, run_ids: Sequence[str], *, max_points: int, window: int = 100
+    ) -> dict[str, tuple[EpisodeSeries, list[WinRatePoint]]]:
+        """:meth:`episode_series` and :meth:`rolling_win_rate` of several runs (the runs
+        list's sparklines); a store may read them together."""
+        return {
+            r: (
+                self.episode_series(r, max_points=max_points),
+                self.rolling_win_rate(r, max_points=max_points, window=window),
+            )
+            for r in run_ids
+        }
+
     @abc.abstractmethod
     def checkpoint_at(self, run_id: str, episode_index: int) -> Checkpoint | None:
         """The newest checkpoint saved at or before ``episode_index``, or None."""

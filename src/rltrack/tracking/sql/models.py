@@ -246,3 +246,5 @@ class EpisodeBlockRow(Base):
 
 
 Index("ix_episodes_run_status", EpisodeRow.run_id, EpisodeRow.status)
+# Episodes pages sorted by reward (best or worst first) read O(page) rows through it.
+Index("ix_episodes_run_reward", EpisodeRow.run_id, EpisodeRow.total_reward)

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Table,
-    case,
     func,
     select,
 )
@@ -93,75 +92,95 @@ def _point(r: Any) -> EpisodePoint:
     )  # fmt: skip
 
 
-def episode_series(conn: Connection, run_id: str, max_points: int) -> EpisodeSeries:
-    """Finished episodes (with a finite reward) by index. Above ``max_points`` the index range
-    is cut into at most ``max_points // 2`` buckets of equal width, each keeping its min and
-    max reward episode, so a single spike survives the sampling.
+# -- chart series ----------------------------------------------------------------------------
+# A long run (at least max_points // 4 blocks of 100, and more values than points asked for) is
+# sampled from its rollups alone: O(blocks), not O(episodes). A shorter one is read whole
+# (fewer than 25 rows per point asked for), several runs in one query for the runs list.
 
-    A long run (at least ``max_points // 4`` blocks of 100) is sampled from the rollups alone,
-    its buckets being whole blocks: O(blocks), not O(episodes). A shorter one is read whole
-    (fewer than 25 rows per point asked for) and bucketed by episode."""
-    if max_points < 2:
-        raise ValueError("max_points must be at least 2")
-    sp = rollups.span(conn, run_id)
-    if sp is None:
-        return EpisodeSeries([], total=0, sampled=False)
-    buckets = max_points // 2
-    if sp.rewarded > max_points and sp.last_block - sp.first_block + 1 >= max_points // 4:
-        per_bucket = math.ceil((sp.last_block - sp.first_block + 1) / buckets)
-        points = [
-            EpisodePoint(
-                episode=e.idx, total_reward=e.reward, steps=e.steps, win=e.win, epsilon=e.epsilon
-            )
-            for e in rollups.bucket_extremes(conn, run_id, sp.first_block, per_bucket)
-        ]
-        return EpisodeSeries(points, total=sp.rewarded, sampled=True)
+
+def _from_blocks(sp: rollups.Span | None, count: int, max_points: int) -> bool:
+    return (
+        sp is not None
+        and count > max_points
+        and sp.last_block - sp.first_block + 1 >= max_points // 4
+    )
+
+
+def _chart_rows(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[EpisodePoint]]:
+    """Every ended episode of these runs, by index: the rows of runs read whole."""
+    out: dict[str, list[EpisodePoint]] = {r: [] for r in run_ids}
+    if not run_ids:
+        return out
     ep = EPISODES.c
     rows = conn.execute(
-        select(ep.idx, ep.total_reward, ep.steps, ep.win, ep.epsilon)
-        .where(ep.run_id == run_id, ep.status != "started", ep.total_reward.is_not(None))
-        .order_by(ep.idx)
+        select(ep.run_id, ep.idx, ep.total_reward, ep.steps, ep.win, ep.epsilon)
+        .where(ep.run_id.in_(list(run_ids)), ep.status != "started")
+        .order_by(ep.run_id, ep.idx)
     )
-    all_points = [_point(r) for r in rows if math.isfinite(r.total_reward)]
-    if len(all_points) <= max_points:
-        return EpisodeSeries(all_points, total=len(all_points), sampled=False)
-    return EpisodeSeries(_bucket_extremes(all_points, buckets), total=len(all_points), sampled=True)
+    for r in rows:
+        out[str(r.run_id)].append(_point(r))
+    return out
 
 
-def _bucket_extremes(points: list[EpisodePoint], buckets: int) -> list[EpisodePoint]:
-    """Each equal-width index bucket's min and max reward point (ties: the first)."""
+def _series_of(rows: list[EpisodePoint], max_points: int) -> EpisodeSeries:
+    """Finished episodes with a finite reward; above ``max_points`` the index range is cut
+    into ``max_points // 2`` buckets of equal width, each keeping its min and max reward
+    episode (ties: the first), so a single spike survives the sampling."""
+    points = [p for p in rows if p.total_reward is not None and math.isfinite(p.total_reward)]
+    if len(points) <= max_points:
+        return EpisodeSeries(points, total=len(points), sampled=False)
     first = points[0].episode
-    width = math.ceil((points[-1].episode - first + 1) / buckets)
+    width = math.ceil((points[-1].episode - first + 1) / (max_points // 2))
     lows: dict[int, EpisodePoint] = {}
     highs: dict[int, EpisodePoint] = {}
     for p in points:
-        assert p.total_reward is not None
         k = (p.episode - first) // width
+        reward = p.total_reward
+        assert reward is not None
         lo, hi = lows.get(k), highs.get(k)
-        if lo is None or p.total_reward < lo.total_reward:  # type: ignore[operator]
+        if lo is None or reward < lo.total_reward:  # type: ignore[operator]
             lows[k] = p
-        if hi is None or p.total_reward > hi.total_reward:  # type: ignore[operator]
+        if hi is None or reward > hi.total_reward:  # type: ignore[operator]
             highs[k] = p
     chosen = {p.episode: p for p in (*lows.values(), *highs.values())}
-    return [chosen[i] for i in sorted(chosen)]
+    return EpisodeSeries([chosen[i] for i in sorted(chosen)], total=len(points), sampled=True)
 
 
-def rolling_win_rate(
-    conn: Connection, run_id: str, max_points: int, window: int
+def _series_of_blocks(
+    conn: Connection, run_id: str, sp: rollups.Span, max_points: int
+) -> EpisodeSeries:
+    """The same buckets made of whole blocks, their extremes chosen in SQL from the rollups."""
+    per_bucket = math.ceil((sp.last_block - sp.first_block + 1) / (max_points // 2))
+    points = [
+        EpisodePoint(
+            episode=e.idx, total_reward=e.reward, steps=e.steps, win=e.win, epsilon=e.epsilon
+        )
+        for e in rollups.bucket_extremes(conn, run_id, sp.first_block, per_bucket)
+    ]
+    return EpisodeSeries(points, total=sp.rewarded, sampled=True)
+
+
+def _win_rates_of(rows: list[EpisodePoint], max_points: int, window: int) -> list[WinRatePoint]:
+    """At each episode that has a win, the mean win of the last ``window`` such episodes
+    (fewer at the start); every ``ceil(n / max_points)``-th, counted back from the latest."""
+    wins = [(p.episode, p.win) for p in rows if p.win is not None and math.isfinite(p.win)]
+    n = len(wins)
+    step = math.ceil(n / max_points) if n else 1
+    cum = [0.0]
+    for _, w in wins:
+        cum.append(cum[-1] + w)
+    return [
+        WinRatePoint(episode=idx, win_rate=(cum[rn] - cum[max(0, rn - window)]) / min(rn, window))
+        for rn, (idx, _) in enumerate(wins, start=1)
+        if (n - rn) % step == 0
+    ]
+
+
+def _win_rates_of_blocks(
+    conn: Connection, run_id: str, sp: rollups.Span, max_points: int, window: int
 ) -> list[WinRatePoint]:
-    """Mean win over the last ``window`` episodes that have one, at each episode, thinned to
-    ``max_points`` counted back from the latest. For a long run (at least ``max_points // 4``
-    blocks of 100, and the 100-episode window of the rollups) the points are the ends of the
-    run's blocks, where the rolling value is the block's own mean, and the latest episode,
-    computed exactly; a shorter run is computed from its episodes."""
-    if max_points < 1 or window < 1:
-        raise ValueError("max_points and window must be at least 1")
-    sp = rollups.span(conn, run_id)
-    if sp is None or sp.win_n == 0:
-        return []
-    blocks = sp.last_block - sp.first_block + 1
-    if sp.win_n <= max_points or window != rollups.BLOCK or blocks < max_points // 4:
-        return _rolling_win_rate_scan(conn, run_id, sp.win_n, max_points, window)
+    """The ends of the run's blocks, where the 100-episode rolling value is the block's own
+    mean, thinned counted back from the end, and the latest episode, computed exactly."""
     ep = EPISODES.c
     last = conn.execute(
         select(ep.idx, ep.win)
@@ -170,8 +189,7 @@ def rolling_win_rate(
         .limit(window)
     ).all()
     last_idx = int(last[0][0])
-    # Blocks that end before the latest episode; the latest one is computed exactly below.
-    below = last_idx // rollups.BLOCK
+    below = last_idx // rollups.BLOCK  # blocks that end before the latest episode
     step = max(1, math.ceil((below - sp.first_block) / max(1, max_points - 1)))
     points = [
         WinRatePoint(episode=i, win_rate=w)
@@ -183,38 +201,77 @@ def rolling_win_rate(
     return points
 
 
-def _rolling_win_rate_scan(
-    conn: Connection, run_id: str, n: int, max_points: int, window: int
+def _check(max_points: int, window: int) -> None:
+    if max_points < 2 or window < 1:
+        raise ValueError("max_points must be at least 2 and window at least 1")
+
+
+def run_charts(
+    conn: Connection, run_ids: Sequence[str], max_points: int, window: int
+) -> dict[str, tuple[EpisodeSeries, list[WinRatePoint]]]:
+    """The reward series and rolling win rate of each run: the runs read whole in one query,
+    the long ones from their rollups."""
+    _check(max_points, window)
+    spans = rollups.spans(conn, run_ids)
+    blocks_series = {
+        r for r in run_ids if _from_blocks(spans.get(r), _rewarded(spans, r), max_points)
+    }
+    blocks_wins = {
+        r
+        for r in run_ids
+        if window == rollups.BLOCK and _from_blocks(spans.get(r), _win_n(spans, r), max_points)
+    }
+    rows = _chart_rows(conn, [r for r in run_ids if not (r in blocks_series and r in blocks_wins)])
+    out: dict[str, tuple[EpisodeSeries, list[WinRatePoint]]] = {}
+    for r in run_ids:
+        sp = spans.get(r)
+        if sp is not None and sp.win_n == 0:
+            wins: list[WinRatePoint] = []
+        elif r in blocks_wins:
+            assert sp is not None
+            wins = _win_rates_of_blocks(conn, r, sp, max_points, window)
+        else:
+            wins = _win_rates_of(rows[r], max_points, window)
+        if r in blocks_series:
+            assert sp is not None
+            series = _series_of_blocks(conn, r, sp, max_points)
+        else:
+            series = _series_of(rows[r], max_points)
+        out[r] = (series, wins)
+    return out
+
+
+def _rewarded(spans: dict[str, rollups.Span], run_id: str) -> int:
+    sp = spans.get(run_id)
+    return 0 if sp is None else sp.rewarded
+
+
+def _win_n(spans: dict[str, rollups.Span], run_id: str) -> int:
+    sp = spans.get(run_id)
+    return 0 if sp is None else sp.win_n
+
+
+def episode_series(conn: Connection, run_id: str, max_points: int) -> EpisodeSeries:
+    """A run's finished episodes with a finite reward, downsampled to ``max_points``."""
+    _check(max_points, 1)
+    sp = rollups.span(conn, run_id)
+    if sp is not None and _from_blocks(sp, sp.rewarded, max_points):
+        return _series_of_blocks(conn, run_id, sp, max_points)
+    return _series_of(_chart_rows(conn, [run_id])[run_id], max_points)
+
+
+def rolling_win_rate(
+    conn: Connection, run_id: str, max_points: int, window: int
 ) -> list[WinRatePoint]:
-    ep = EPISODES.c
-    with_win = [ep.run_id == run_id, ep.win.is_not(None)]
-    step = math.ceil(n / max_points)
-    # A running sum and its value `window` rows back: a moving average that costs O(1) a row.
-    # (A ROWS BETWEEN k PRECEDING frame recomputes avg() over k rows for every row on
-    # PostgreSQL, whose float avg has no inverse transition: ~10 s on a million episodes.)
-    running = (
-        select(
-            ep.idx,
-            func.sum(ep.win).over(order_by=ep.idx, rows=(None, 0)).label("cum"),
-            func.row_number().over(order_by=ep.idx).label("rn"),
-        )
-        .where(*with_win)
-        .subquery()
-    )
-    lagged = select(
-        running.c.idx,
-        running.c.rn,
-        running.c.cum,
-        func.lag(running.c.cum, window, 0.0).over(order_by=running.c.rn).label("before"),
-    ).subquery()
-    in_window = case((lagged.c.rn < window, lagged.c.rn), else_=window)
-    stmt = select(lagged.c.idx, (lagged.c.cum - lagged.c.before) * 1.0 / in_window).order_by(
-        lagged.c.idx
-    )
-    if step > 1:
-        # Counted from the end so that the latest value is always a point.
-        stmt = stmt.where((n - lagged.c.rn) % step == 0)
-    return [WinRatePoint(episode=int(i), win_rate=float(w)) for i, w in conn.execute(stmt)]
+    """Mean win over the last ``window`` episodes that have one, thinned to ``max_points``
+    counted back from the latest episode."""
+    _check(max(2, max_points), window)
+    sp = rollups.span(conn, run_id)
+    if sp is None or sp.win_n == 0:
+        return []
+    if window == rollups.BLOCK and _from_blocks(sp, sp.win_n, max_points):
+        return _win_rates_of_blocks(conn, run_id, sp, max_points, window)
+    return _win_rates_of(_chart_rows(conn, [run_id])[run_id], max_points, window)
 
 
 def checkpoint_at(conn: Connection, run_id: str, episode_index: int) -> Checkpoint | None:

@@ -188,16 +188,26 @@ class Span:
     win_n: int
 
 
-def span(conn: Connection, run_id: str) -> Span | None:
-    """The first and last block of a run, and its counts of rewarded and win episodes."""
+def spans(conn: Connection, run_ids: Sequence[str]) -> dict[str, Span]:
+    """Each run's first and last block and its counts of rewarded and win episodes (runs
+    without an ended episode are left out)."""
+    if not run_ids:
+        return {}
     b = BLOCKS.c
-    row = conn.execute(
-        select(func.min(b.block), func.max(b.block), func.sum(b.rewarded), func.sum(b.win_n))
-        .where(b.run_id == run_id)
-    ).one()  # fmt: skip
-    if row[0] is None:
-        return None
-    return Span(int(row[0]), int(row[1]), int(row[2] or 0), int(row[3] or 0))
+    rows = conn.execute(
+        select(
+            b.run_id, func.min(b.block), func.max(b.block), func.sum(b.rewarded),
+            func.sum(b.win_n),
+        ).where(b.run_id.in_(list(run_ids))).group_by(b.run_id)
+    )  # fmt: skip
+    return {
+        str(r): Span(int(lo), int(hi), int(rewarded or 0), int(win_n or 0))
+        for r, lo, hi, rewarded, win_n in rows
+    }
+
+
+def span(conn: Connection, run_id: str) -> Span | None:
+    return spans(conn, [run_id]).get(run_id)
 
 
 def bucket_extremes(

@@ -597,6 +597,12 @@ class SqlStore(Store):
         with self._reading() as conn:
             return queries.rolling_win_rate(conn, run_id, max_points, window)
 
+    def run_charts(
+        self, run_ids: Sequence[str], *, max_points: int, window: int = 100
+    ) -> dict[str, tuple[EpisodeSeries, list[WinRatePoint]]]:
+        with self._reading() as conn:
+            return queries.run_charts(conn, run_ids, max_points, window)
+
     def checkpoint_at(self, run_id: str, episode_index: int) -> Checkpoint | None:
         with self._reading() as conn:
             return queries.checkpoint_at(conn, run_id, episode_index)
