@@ -9,13 +9,15 @@ Builds (or reuses, with ``--db``) a SQLite database through the store's own writ
 Serves it with ``rltrack serve`` in a child process (so the client does not share the server's
 GIL) and times, over HTTP on loopback, ``--repeat`` requests of each after two warm-ups:
 - run detail of the big run (the chart series downsampled to 2000 points, and the win rate);
-- an episodes page deep in the big run (a cursor at episode 900,000), and the same page sorted
-  by reward;
-- the summary of the big run's episodes (count, mean, median, min, max of every metric);
+- an episodes page deep in the big run (a cursor at episode 900,000), and the first page sorted
+  by reward and by steps;
+- the summary of the big run's episodes (count, mean, median, min, max of every metric): its
+  first request computes it (O(episodes)), the server keeps it until the run's episodes change;
 - the runs list: the first page, and a filtered one (algorithm, status, a hyperparameter);
 and, in the same run, MLflow's ``get_metric_history`` for the same 1,000,000 points of one
 metric (logged through ``log_batch`` into MLflow's SQLite store; loading is not timed).
 
+Each row also shows the first request's time ("first ms", before any warm-up).
 Goals (issue 5): run detail p95 <= 300 ms, any episodes page <= 50 ms, runs list <= 150 ms.
 Prints a table and writes bench/results/api_scale.json.
 
@@ -157,8 +159,10 @@ class Server:
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
-    for _ in range(2):
-        fn()
+    t = time.perf_counter()
+    fn()
+    first_ms = (time.perf_counter() - t) * 1000.0  # cold: nothing cached by the server yet
+    fn()
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -169,6 +173,7 @@ def timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
         "p50_ms": statistics.median(times),
         "p95_ms": times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)],
         "max_ms": times[-1],
+        "first_ms": first_ms,
         "n": float(len(times)),
     }
 
@@ -193,6 +198,7 @@ def api_cases(client: httpx.Client, episodes: int) -> dict[str, Callable[[], Any
         "run detail (2000 points)": get(run),
         "episodes page at 900k": get(f"{run}/episodes", cursor=deep, limit=100),
         "episodes page by reward": get(f"{run}/episodes", sort="-total_reward", limit=100),
+        "episodes page by steps": get(f"{run}/episodes", sort="-steps", limit=100),
         "episodes summary": get(f"{run}/episodes/summary"),
         "runs list": get("/api/training-runs", limit=50),
         "runs list, filtered": get(
@@ -289,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         mlflow = None if args.no_mlflow else mlflow_history(args.episodes, tmp)
 
     table = Table(title=f"REST API over SQLite: {args.episodes:,} episodes, {args.runs:,} runs")
-    for col in ("request", "p50 ms", "p95 ms", "goal ms", "met"):
+    for col in ("request", "first ms", "p50 ms", "p95 ms", "goal ms", "met"):
         table.add_column(col, justify="left" if col == "request" else "right")
     report_cases = {}
     for name, r in results.items():
@@ -297,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         met = None if goal is None else r["p95_ms"] <= goal
         report_cases[name] = {**r, "goal_ms": goal, "met": met}
         table.add_row(
-            name, f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}", "" if goal is None else f"{goal:.0f}",
+            name, f"{r['first_ms']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
+            "" if goal is None else f"{goal:.0f}",
             "" if met is None else ("yes" if met else "NO"),
         )  # fmt: skip
     if mlflow is not None:
@@ -305,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         report_cases["mlflow get_metric_history (1M points)"] = {**history, "goal_ms": None}
         table.add_row(
             f"MLflow get_metric_history ({args.episodes:,} points)",
-            f"{history['p50_ms']:.1f}", f"{history['p95_ms']:.1f}", "", "",
+            f"{history['first_ms']:.1f}", f"{history['p50_ms']:.1f}",
+            f"{history['p95_ms']:.1f}", "", "",
         )  # fmt: skip
     console.print(table)
     detail_p50 = results["run detail (2000 points)"]["p50_ms"]
