@@ -79,6 +79,13 @@ def train(
     backend: Annotated[str | None, typer.Option(help="sb3 or actor-learner.")] = None,
     num_envs: Annotated[int | None, typer.Option(help="Parallel environments.")] = None,
     vec_env: Annotated[str | None, typer.Option(help="dummy or subproc.")] = None,
+    num_actors: Annotated[
+        int | None,
+        typer.Option(help="actor-learner: actor processes per agent (0: serial, one process)."),
+    ] = None,
+    agents: Annotated[
+        int | None, typer.Option(help="actor-learner: independent agents trained side by side.")
+    ] = None,
     total_timesteps: Annotated[int | None, typer.Option(help="Environment steps.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     run_name: Annotated[str | None, typer.Option(help="Name of the run.")] = None,
@@ -124,7 +131,8 @@ def train(
 
     overrides: dict[str, Any] = {
         "algo": algo, "env": env, "mode": mode, "backend": backend, "num_envs": num_envs,
-        "vec_env": vec_env, "total_timesteps": total_timesteps, "seed": seed,
+        "vec_env": vec_env, "num_actors": num_actors, "agents": agents,
+        "total_timesteps": total_timesteps, "seed": seed,
         "run_name": run_name, "agent_id": agent_id, "tags": tuple(tag) if tag else None,
         "device": device, "checkpoint_every_steps": checkpoint_every_steps,
         "checkpoint_every_episodes": checkpoint_every_episodes,

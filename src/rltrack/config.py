@@ -45,6 +45,20 @@ class TrainConfig(BaseModel):
     vec_env: Literal["dummy", "subproc"] = Field(
         "dummy", description="How parallel envs run: in-process (dummy) or one process each."
     )
+    num_actors: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="actor-learner: actor processes per agent, each stepping num_envs envs; "
+        "0 runs one actor and the learner serially in the main process (tests, debugging).",
+    )
+    agents: int = Field(
+        1,
+        ge=1,
+        le=32,
+        description="actor-learner: independent agents trained side by side, each with its own "
+        "actors, learner and shared model; total_timesteps is split evenly between them.",
+    )
     total_timesteps: int = Field(100_000, gt=0, description="Environment steps to train for.")
     seed: int | None = Field(0, ge=0, description="Random seed (None: not seeded).")
     run_name: str | None = Field(
@@ -138,7 +152,16 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                 "train_freq": 4, "target_update_interval": 500,
             }
         },
-        "iqn": {"hyperparams": {"learning_starts": 500, "buffer_size": 10_000}},
+        # Small and quick (well under a minute with 2 actors on 2 cores), yet long enough to
+        # show a few hundred learner updates, dozens of publishes and epsilon going down.
+        "iqn": {
+            "hyperparams": {
+                "learning_starts": 256, "buffer_size": 10_000, "batch_size": 32,
+                "hidden_sizes": [64, 64], "n_quantiles": 16, "n_target_quantiles": 16,
+                "k_quantiles": 8, "target_update_interval": 100, "publish_interval": 5,
+                "epsilon_decay_steps": 300, "epsilon_decay_freq": 10,
+            }
+        },
     },
     "full": {
         "common": {"total_timesteps": 200_000, "checkpoint_every_steps": 20_000},

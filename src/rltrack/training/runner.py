@@ -56,10 +56,11 @@ def make_backend(ctx: TrainContext) -> Backend:
         from rltrack.training.backends.sb3 import Sb3Backend
 
         return Sb3Backend(ctx)
-    raise ConfigError(
-        f"backend: {ctx.config.resolved_backend!r} (used by --algo iqn) is not available in "
-        "this version; use --algo ppo|dqn|a2c|maskable_ppo|qrdqn with --backend sb3"
-    )
+    if ctx.config.resolved_backend == "actor-learner":
+        from rltrack.training.backends.actor_learner import ActorLearnerBackend
+
+        return ActorLearnerBackend(ctx)
+    raise ConfigError(f"backend: unknown backend {ctx.config.resolved_backend!r}")
 
 
 @contextmanager
@@ -164,6 +165,9 @@ def run_training(
 
 
 def _timesteps_of(backend: Backend) -> int:
+    timesteps = getattr(backend, "timesteps", None)
+    if isinstance(timesteps, int):
+        return timesteps
     model = getattr(backend, "model", None)
     return int(getattr(model, "num_timesteps", 0) or 0)
 
