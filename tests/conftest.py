@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +25,17 @@ IN_PROCESS = frozenset({"runs", "show", "episodes", "metrics", "check", "sync", 
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    """One PostgreSQL server for the session (Debian's postgresql; .ci/run installs it)."""
-    with PostgresServer(tmp_path_factory.mktemp("pg") / "cluster") as server:
-        yield server
+def pg_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session (Debian's postgresql; .ci/run installs it).
+
+    Its cluster lives in its own folder under the system temp dir, not pytest's: another pytest
+    session resets /tmp/pytest-of-<user> to owner-only, which locks the postgres user out."""
+    root = Path(tempfile.mkdtemp(prefix="rltrack-pg-"))
+    try:
+        with PostgresServer(root / "cluster") as server:
+            yield server
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
