@@ -66,6 +66,8 @@ bench: install
 	$(PY) bench/tracking_overhead.py
 	$(PY) bench/trading_env.py
 	$(PY) bench/trading_agent.py
+	$(PY) bench/api_scale.py
+	$(PY) bench/dashboard_chart.py
 
 clean:
 	rm -rf $(VENV) rltrack-data .pytest_cache .mypy_cache .ruff_cache
