@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from rltrack.agents.iqn import (
+    CARTPOLE_HYPERPARAMS,
     EpsilonSchedule,
     IQNConfig,
     IQNLearner,
@@ -92,12 +93,8 @@ def test_config_round_trips_and_names_bad_keys() -> None:
 
 def test_defaults_follow_the_paper() -> None:
     cfg = IQNConfig()
-    assert (cfg.embedding_dim, cfg.n_quantiles, cfg.n_target_quantiles, cfg.k_quantiles) == (
-        64,
-        64,
-        64,
-        32,
-    )
+    sizes = (cfg.embedding_dim, cfg.n_quantiles, cfg.n_target_quantiles, cfg.k_quantiles)
+    assert sizes == (64, 64, 64, 32)
     assert cfg.kappa == 1.0 and cfg.max_grad_norm == 1.0 and cfg.double_q
 
 
@@ -111,13 +108,17 @@ def test_network_shapes(dueling: bool) -> None:
     obs = torch.randn(5, OBS_DIM)
     assert net(obs, torch.rand(5, 7)).shape == (5, 7, N_ACTIONS)
     assert net.q_values(obs, k=9).shape == (5, N_ACTIONS)
-    assert IQNNetwork(OBS_DIM, N_ACTIONS, IQNConfig(hidden_sizes=(8,)))(
-        obs, torch.rand(5, 3)
-    ).shape == (
-        5,
-        3,
-        N_ACTIONS,
-    )
+    one_layer = IQNNetwork(OBS_DIM, N_ACTIONS, IQNConfig(hidden_sizes=(8,)))
+    assert one_layer(obs, torch.rand(5, 3)).shape == (5, 3, N_ACTIONS)
+
+
+def test_dueling_head_combines_value_and_centred_advantage() -> None:
+    net = IQNNetwork(OBS_DIM, N_ACTIONS, IQNConfig(hidden_sizes=(16, 16), dueling=True))
+    assert net.value is not None
+    obs, taus = torch.randn(5, OBS_DIM), torch.rand(5, 7)
+    h = net.psi(obs).unsqueeze(1) * net.phi(cosine_embedding(taus, 64))
+    # The mean over actions of V + A - mean(A) is V.
+    torch.testing.assert_close(net(obs, taus).mean(dim=-1, keepdim=True), net.value(h))
 
 
 def test_cosine_embedding_has_64_features() -> None:
@@ -519,20 +520,6 @@ def test_policy_takes_the_learners_weights() -> None:
 
 # --- learning ------------------------------------------------------------------------------
 
-CARTPOLE_TEST = {
-    "hidden_sizes": (64, 64),
-    "n_quantiles": 16,
-    "n_target_quantiles": 16,
-    "k_quantiles": 16,
-    "n_step": 3,
-    "learning_rate": 1e-3,
-    "batch_size": 64,
-    "learning_starts": 500,
-    "target_update_interval": 200,
-    "epsilon_end": 0.02,
-    "epsilon_decay_steps": 5_000,
-}
-
 
 def run_cartpole(hp: dict[str, Any], env_steps: int, seed: int) -> IQNPolicy:
     """The serial loop of bench/iqn_serial_tuning.py, without its evaluations."""
@@ -576,7 +563,11 @@ def greedy_returns(policy: IQNPolicy, episodes: int, seed: int) -> list[float]:
 
 @pytest.mark.slow
 def test_serial_training_learns_cartpole() -> None:
-    torch.set_num_threads(1)
-    policy = run_cartpole(CARTPOLE_TEST, env_steps=15_000, seed=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread trains this small net fastest on a shared machine
+    try:
+        policy = run_cartpole(CARTPOLE_HYPERPARAMS, env_steps=15_000, seed=0)
+    finally:
+        torch.set_num_threads(threads)
     returns = greedy_returns(policy, episodes=10, seed=10_000)
     assert statistics.fmean(returns) > 100.0, returns  # random play averages about 22

@@ -1,0 +1,1 @@
+"""Our own RL algorithms (IQN): networks, losses, replay and schedules; no I/O, no processes."""

@@ -159,25 +159,29 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     raise bad  # pragma: no cover - every field has one of the types above
 
 
-# A CartPole-v1 preset, tuned with bench/iqn_serial_tuning.py: one env, one learner step per env
-# step, the policy refreshed every `publish_interval` learner steps. See that script's results
-# (bench/results/iqn_serial_tuning.json) for steps and seconds to solve per seed.
+# A CartPole-v1 preset, tuned with bench/iqn_serial_tuning.py (one env, one learner step per env
+# step, the policy refreshed every `publish_interval` learner steps): it reached a mean of >= 475
+# over 20 greedy episodes in 3 of 3 seeds, after 12.5k-17.5k env steps (see
+# bench/results/iqn_serial_tuning.json). Why these values: 16 quantiles and 64 units cost a third
+# of the paper's 64/32 quantiles and 128 units per update on a CPU and learned no worse here; a
+# high learning rate with frequent target copies and 3-step returns propagates the +1 rewards
+# quickly; a short epsilon decay stops random actions from dominating the replay early.
 CARTPOLE_HYPERPARAMS: dict[str, Any] = {
-    "hidden_sizes": (128, 128),
-    "n_quantiles": 32,
-    "n_target_quantiles": 32,
-    "k_quantiles": 32,
+    "hidden_sizes": (64, 64),
+    "n_quantiles": 16,
+    "n_target_quantiles": 16,
+    "k_quantiles": 16,
     "gamma": 0.99,
     "n_step": 3,
-    "learning_rate": 1e-3,
+    "learning_rate": 2e-3,
     "batch_size": 64,
     "buffer_size": 50_000,
-    "learning_starts": 1_000,
+    "learning_starts": 500,
     "target_update": "hard",
-    "target_update_interval": 250,
+    "target_update_interval": 150,
     "epsilon_start": 1.0,
     "epsilon_end": 0.02,
-    "epsilon_decay_steps": 8_000,
+    "epsilon_decay_steps": 5_000,
     "epsilon_decay_freq": 10,
 }
 
@@ -454,6 +458,8 @@ class ReplayBuffer:
 
 @dataclass
 class LearnStats:
+    """What one update did, for the learner's metrics (``losses/…``, ``learner/…``)."""
+
     loss: float
     grad_norm: float  # before clipping
     grad_norm_clipped: float  # after clipping: <= max_grad_norm
@@ -526,7 +532,10 @@ class IQNLearner:
             return reward.unsqueeze(1) + (not_done * discount).unsqueeze(1) * z_best
 
     def learn(self, batch: Mapping[str, np.ndarray]) -> LearnStats:
-        """One gradient step on a replay batch (the dict of :meth:`ReplayBuffer.sample`)."""
+        """One gradient step on a replay batch (the dict of :meth:`ReplayBuffer.sample`): the
+        batch moves to the learner's device, the local network trains in train mode, gradients
+        are clipped to ``max_grad_norm``, then the target is updated (hard on the interval, or
+        soft every step)."""
         self.local.train()
         t = {k: torch.as_tensor(v).to(self.device, non_blocking=True) for k, v in batch.items()}
         obs, next_obs = t["obs"].float(), t["next_obs"].float()
