@@ -34,7 +34,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +46,7 @@ from rich.console import Console
 from rich.table import Table
 
 from _machine import add_idle_wait_option, foreign_cpu, wait_until_idle
-from rltrack.testing.postgres import free_port
+from _serve import Server
 from rltrack.tracking.store import open_store
 from rltrack.training.events import EpisodeEnded, Event, RunEnded, RunStarted
 
@@ -128,34 +127,6 @@ def build_database(url: str, *, episodes: int, runs: int, small: int, seed: int 
     finally:
         store.close()
     return time.perf_counter() - t
-
-
-class Server:
-    """``rltrack serve`` in a child process on a free loopback port."""
-
-    def __init__(self, url: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        exe = Path(sys.executable).with_name("rltrack")
-        self.proc = subprocess.Popen(
-            [str(exe), "serve", "--db", url, "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{self.base}/api/health", timeout=5)
-                return
-            except httpx.TransportError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                    raise RuntimeError(f"rltrack serve did not start:\n{err}") from None
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:

@@ -36,14 +36,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.sync_api import Browser, sync_playwright
 from rich.console import Console
 from rich.table import Table
 
 from _machine import add_idle_wait_option, wait_until_idle
+from _serve import Server
 from rltrack.api.web import WEB_ROOT
-from rltrack.testing.postgres import free_port
 from rltrack.tracking.store import open_store
 from rltrack.training.events import EpisodeEnded, EpisodeStarted, Event, RunEnded, RunStarted
 
@@ -141,34 +140,6 @@ def has_run(path: Path, episodes: int) -> bool:
 
 
 # -- the server and the browser --------------------------------------------------------------------
-class Server:
-    """``rltrack serve`` in a child process on a free loopback port."""
-
-    def __init__(self, url: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        exe = Path(sys.executable).with_name("rltrack")
-        self.proc = subprocess.Popen(
-            [str(exe), "serve", "--db", url, "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{self.base}/api/health", timeout=5)
-                return
-            except httpx.TransportError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                    raise RuntimeError(f"rltrack serve did not start:\n{err}") from None
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-
-
 MEASURE = """() => {
   const mark = performance.getEntriesByName('chart-drawn:reward')[0];
   const api = performance.getEntriesByType('resource')
