@@ -246,5 +246,7 @@ class EpisodeBlockRow(Base):
 
 
 Index("ix_episodes_run_status", EpisodeRow.run_id, EpisodeRow.status)
-# Episodes pages sorted by reward (best or worst first) read O(page) rows through it.
-Index("ix_episodes_run_reward", EpisodeRow.run_id, EpisodeRow.total_reward)
+# Episodes pages sorted by reward or length (best or worst first) read O(page) rows through these.
+# idx last: ties (many episodes of the same length) come out in page order without a sort.
+Index("ix_episodes_run_reward", EpisodeRow.run_id, EpisodeRow.total_reward, EpisodeRow.idx)
+Index("ix_episodes_run_steps", EpisodeRow.run_id, EpisodeRow.steps, EpisodeRow.idx)

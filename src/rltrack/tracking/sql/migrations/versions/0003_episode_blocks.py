@@ -1,5 +1,5 @@
 """episode_blocks: per-run rollups of episodes by blocks of 100 indices, backfilled;
-artifacts keyed by (run_id, path); episodes indexed by reward
+artifacts keyed by (run_id, path); episodes indexed by reward and by steps
 
 Revision ID: 0003
 Revises: 0002
@@ -48,7 +48,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("run_id", "block", name=op.f("pk_episode_blocks")),
     )
     with op.batch_alter_table("episodes", schema=None) as batch_op:
-        batch_op.create_index("ix_episodes_run_reward", ["run_id", "total_reward"], unique=False)
+        batch_op.create_index(
+            "ix_episodes_run_reward", ["run_id", "total_reward", "idx"], unique=False
+        )
+        batch_op.create_index("ix_episodes_run_steps", ["run_id", "steps", "idx"], unique=False)
     # Nothing wrote artifacts before this revision: the table is empty, the key cannot fail.
     with op.batch_alter_table("artifacts", schema=None) as batch_op:
         batch_op.create_unique_constraint(op.f("uq_artifacts_run_id"), ["run_id", "path"])
@@ -62,6 +65,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("episodes", schema=None) as batch_op:
+        batch_op.drop_index("ix_episodes_run_steps")
         batch_op.drop_index("ix_episodes_run_reward")
     with op.batch_alter_table("artifacts", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("uq_artifacts_run_id"), type_="unique")
