@@ -136,7 +136,9 @@ class AgentIdsPublic(BaseModel):
     agent_ids: list[str]
 
 
-class EpisodePublic(BaseModel):
+class _EpisodeFields(BaseModel):
+    """What the episode pages and the episode detail both show."""
+
     id: int = Field(description="The episode's database id (for /api/v1/episodes/{id}/...).")
     index: int = Field(description="The episode's index within its run.")
     run_id: str
@@ -147,12 +149,15 @@ class EpisodePublic(BaseModel):
     end_time: dt.datetime | None
     start_timestep: int
     end_timestep: int | None
-    steps: int | None
     total_reward: float | None
     win: float | None
     epsilon: float | None
     drain_steps: int
     metrics: dict[str, Any]
+
+
+class EpisodePublic(_EpisodeFields):
+    steps: int | None
 
     @classmethod
     def of(cls, e: Episode) -> EpisodePublic:
@@ -214,26 +219,11 @@ class StepPublic(BaseModel):
         )  # fmt: skip
 
 
-class EpisodeDetailPublic(BaseModel):
+class EpisodeDetailPublic(_EpisodeFields):
     """An episode as in the pages, except that ``steps`` is its recorded step trace and the
     number of steps it took is ``step_count``."""
 
-    id: int
-    index: int
-    run_id: str
-    env_slot: int
-    agent_id: str | None
-    status: str
-    start_time: dt.datetime
-    end_time: dt.datetime | None
-    start_timestep: int
-    end_timestep: int | None
     step_count: int | None = Field(description="Steps the episode took (`steps` in pages).")
-    total_reward: float | None
-    win: float | None
-    epsilon: float | None
-    drain_steps: int
-    metrics: dict[str, Any]
     trades: list[TradePublic] = Field(description="In the order they were made.")
     steps: list[StepPublic] = Field(
         description="The recorded step trace (often sampled, possibly empty), by step."
