@@ -648,7 +648,7 @@ def serve(
         f"serving {eng.safe_url(eng.normalize_url(url))} on http://{host}:{port}", highlight=False
     )
     uvicorn.run(
-        create_app(url), host=host, port=port, log_level="info",
+        create_app(url, freeze_gc=True), host=host, port=port, log_level="info",
         # Live event streams never end by themselves: cut them off at shutdown.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )  # fmt: skip

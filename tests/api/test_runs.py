@@ -288,4 +288,12 @@ def test_summary_stats_duration_and_tags(
 
     detail = api.get("/api/training-runs/done").json()
     assert detail["stats"] == done["stats"] and detail["duration_s"] == 200.0
+
+    # A run long enough for the list's sparkline to come from the rollups: its last win rate
+    # is still the exact mean of the last 100 wins (episodes 1,900..1,999; one in four won).
+    store.write(_run("long", episodes=2000, win=lambda i: float(i % 4 == 0)))
+    long = next(x for x in api.get("/api/training-runs").json() if x["id"] == "long")
+    assert long["metrics"]["sampled"] is True
+    assert long["stats"]["last_win_rate"] == 0.25
+    assert api.get("/api/training-runs/long").json()["stats"] == long["stats"]
     assert detail["notes"] is None and detail["tags"] == ["x", "y"]

@@ -130,8 +130,10 @@ class DeferredStore(Store):
     def count_runs(self, flt: RunFilter | None = None) -> int:
         return self._real().count_runs(flt)
 
-    def run_stats(self, run_ids: Sequence[str]) -> dict[str, RunStats]:
-        return self._real().run_stats(run_ids)
+    def run_stats(
+        self, run_ids: Sequence[str], *, last_win_rate: bool = True
+    ) -> dict[str, RunStats]:
+        return self._real().run_stats(run_ids, last_win_rate=last_win_rate)
 
     def run_progress(self, run_id: str | None = None) -> list[RunProgress]:
         return self._real().run_progress(run_id)

@@ -318,8 +318,12 @@ class Store(abc.ABC):
         """How many runs match ``flt``, ignoring its ``offset`` and ``limit``."""
 
     @abc.abstractmethod
-    def run_stats(self, run_ids: Sequence[str]) -> dict[str, RunStats]:
-        """Episode statistics per run (runs without episodes get empty statistics)."""
+    def run_stats(
+        self, run_ids: Sequence[str], *, last_win_rate: bool = True
+    ) -> dict[str, RunStats]:
+        """Episode statistics per run (runs without episodes get empty statistics). With
+        ``last_win_rate=False`` that field is left None, for callers that already have it
+        (the last point of :meth:`run_charts`' rolling win rate)."""
 
     @abc.abstractmethod
     def run_progress(self, run_id: str | None = None) -> list[RunProgress]:

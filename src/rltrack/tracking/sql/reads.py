@@ -212,10 +212,13 @@ def run_order(
     return [ordered.nulls_last(), RUNS.c.id.asc()]
 
 
-def run_stats(conn: Connection, run_ids: Sequence[str]) -> dict[str, RunStats]:
+def run_stats(
+    conn: Connection, run_ids: Sequence[str], *, last_win_rate: bool = True
+) -> dict[str, RunStats]:
     """Episode statistics per run, for the runs list and the run page, from the runs'
     rollups: O(blocks) per run, not O(episodes). Every run asked for gets an entry (empty
-    statistics when it has no episodes)."""
+    statistics when it has no episodes). The last win rate costs one O(window) read per run
+    that reports wins; ``last_win_rate=False`` skips it."""
     ep = EPISODES.c
     dialect = conn.dialect.name
     ids = list(dict.fromkeys(run_ids))
@@ -225,16 +228,20 @@ def run_stats(conn: Connection, run_ids: Sequence[str]) -> dict[str, RunStats]:
     out: dict[str, RunStats] = {}
     for run_id in ids:
         t = totals.get(run_id)
-        # The last WIN_WINDOW episodes that report a win, read backwards through the
-        # (run_id, idx) index: O(window) rows per run, whatever the run's length.
-        last = (
-            select(finite_or_null(dialect, ep.win).label("win"))
-            .where(ep.run_id == run_id, ep.win.is_not(None))
-            .order_by(ep.idx.desc())
-            .limit(WIN_WINDOW)
-            .subquery()
-        )
-        win_rate = _float(conn.execute(select(func.avg(last.c.win))).scalar())
+        win_rate = None
+        # Only ended episodes report a win, and the rollups count those that do (as the
+        # charts' rolling win rate does, a run whose rollups count none is skipped).
+        if last_win_rate and (t is None or t.win_n > 0):
+            # The last WIN_WINDOW episodes that report a win, read backwards through the
+            # (run_id, idx) index: O(window) rows per run, whatever the run's length.
+            last = (
+                select(finite_or_null(dialect, ep.win).label("win"))
+                .where(ep.run_id == run_id, ep.win.is_not(None))
+                .order_by(ep.idx.desc())
+                .limit(WIN_WINDOW)
+                .subquery()
+            )
+            win_rate = _float(conn.execute(select(func.avg(last.c.win))).scalar())
         if t is None:
             out[run_id] = RunStats(last_win_rate=win_rate)
             continue

@@ -616,9 +616,11 @@ class SqlStore(Store):
                 conn.execute(select(func.count()).select_from(RUNS).where(*where)).scalar_one()
             )
 
-    def run_stats(self, run_ids: Sequence[str]) -> dict[str, RunStats]:
+    def run_stats(
+        self, run_ids: Sequence[str], *, last_win_rate: bool = True
+    ) -> dict[str, RunStats]:
         with self._reading() as conn:
-            return reads.run_stats(conn, run_ids)
+            return reads.run_stats(conn, run_ids, last_win_rate=last_win_rate)
 
     def run_progress(self, run_id: str | None = None) -> list[RunProgress]:
         stale = stale_after_s()
