@@ -3,8 +3,10 @@
 A run's episodes are cut by index into blocks of :data:`BLOCK` (100, the win-rate window).
 Each block keeps counts by status, the sum, min and max of the finite rewards (with the index
 of the min and max episode), and the sums of steps and wins. The write transaction that ends
-episodes recomputes the blocks they fall in from the episodes table, so the rollup is always
-equal to what a scan would give, however often an episode is replayed or rewritten.
+episodes keeps the blocks they fall in equal to what a scan would give: episodes ending for
+the first time (the common case) are added to their blocks' values (:func:`merge`); when
+any of them had already ended (a spool replay, a rewrite), the touched blocks are recounted
+from the episodes table (:func:`refresh`).
 
 Reads then cost O(blocks), a hundredth of the episodes:
 - a downsampled reward chart merges whole blocks into buckets and keeps each bucket's min and
@@ -21,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Table, func, literal, or_, select
+from sqlalchemy import BigInteger, Table, bindparam, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from rltrack.tracking.sql.models import EpisodeBlockRow, EpisodeRow
@@ -94,6 +96,36 @@ class _Acc:
             self.win_n += 1
             self.win_sum += win
 
+    def plus(self, new: _Acc) -> _Acc:
+        """This block with ``new`` episodes added (a block of other episodes than its own)."""
+        out = _Acc(
+            ended=self.ended + new.ended, completed=self.completed + new.completed,
+            truncated=self.truncated + new.truncated, errored=self.errored + new.errored,
+            rewarded=self.rewarded + new.rewarded, reward_sum=self.reward_sum + new.reward_sum,
+            steps_n=self.steps_n + new.steps_n, steps_sum=self.steps_sum + new.steps_sum,
+            win_n=self.win_n + new.win_n, win_sum=self.win_sum + new.win_sum,
+        )  # fmt: skip
+        for side, better in (("min", float.__lt__), ("max", float.__gt__)):
+            mine, theirs = _extreme(self, side), _extreme(new, side)
+            pick = mine
+            if theirs[0] is not None and (
+                mine[0] is None
+                or better(float(theirs[0]), float(mine[0]))
+                or (theirs[0] == mine[0] and theirs[1] < mine[1])  # ties: the lowest index
+            ):
+                pick = theirs
+            for field, value in zip(_EXTREME_FIELDS, pick, strict=True):
+                setattr(out, f"reward_{side}{field}", value)
+        return out
+
+
+def _extreme(acc: _Acc, side: str) -> tuple[Any, ...]:
+    return tuple(getattr(acc, f"reward_{side}{f}") for f in _EXTREME_FIELDS)
+
+
+# (index, status, total reward, steps, win, epsilon) of an episode
+_EpisodeValues = tuple[int, str, Any, Any, Any, Any]
+
 
 def _ranges(blocks: Iterable[int]) -> list[tuple[int, int]]:
     """Sorted block numbers as (first, last) runs of consecutive blocks."""
@@ -107,11 +139,19 @@ def _ranges(blocks: Iterable[int]) -> list[tuple[int, int]]:
 
 
 def _upsert(conn: Connection) -> Any:
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt: Any = insert(BLOCKS)
-    return stmt.on_conflict_do_update(
-        index_elements=["run_id", "block"], set_={c: stmt.excluded[c] for c in _VALUE_COLUMNS}
-    )
+    """The blocks' upsert, built once per dialect (building it cost more than running it)."""
+    name = conn.dialect.name
+    stmt = _UPSERTS.get(name)
+    if stmt is None:
+        insert: Any = (postgresql.insert if name == "postgresql" else sqlite.insert)(BLOCKS)
+        stmt = _UPSERTS[name] = insert.on_conflict_do_update(
+            index_elements=["run_id", "block"],
+            set_={c: insert.excluded[c] for c in _VALUE_COLUMNS},
+        )
+    return stmt
+
+
+_UPSERTS: dict[str, Any] = {}
 
 
 def refresh(conn: Connection, run_id: str, blocks: Iterable[int]) -> None:
@@ -143,6 +183,61 @@ def _store(conn: Connection, run_id: str, accs: dict[int, _Acc]) -> None:
     ]
     if rows:
         conn.execute(_upsert(conn), rows)
+
+
+# Indices per statement when looking up which episodes had already ended.
+_LOOKUP_CHUNK = 900
+
+
+def already_ended(conn: Connection, run_id: str, indices: Sequence[int]) -> bool:
+    """Whether any of these episodes of the run has already ended in the database (a replay or
+    a rewrite, whose old values the rollups hold): primary-key lookups of the indices. The
+    status is tested in the select list, not the WHERE clause, so that no planner walks the
+    (run_id, status) index, which holds every ended episode of the run, instead. Driver-level
+    SQL: SQLAlchemy's processing of a thousand bound parameters cost more than the lookups."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    for start in range(0, len(indices), _LOOKUP_CHUNK):
+        chunk = tuple(int(i) for i in indices[start : start + _LOOKUP_CHUNK])
+        sql = (
+            f"SELECT sum(CASE WHEN status IN ({_ENDED_SQL}) THEN 1 ELSE 0 END) FROM episodes"
+            f" WHERE run_id = {mark} AND idx IN ({', '.join([mark] * len(chunk))})"
+        )
+        if conn.exec_driver_sql(sql, (run_id, *chunk)).scalar():
+            return True
+    return False
+
+
+_ENDED_SQL = ", ".join(f"'{s}'" for s in ENDED_STATUSES)
+
+
+def merge(conn: Connection, run_id: str, episodes: Iterable[_EpisodeValues]) -> None:
+    """Add episodes that have just ended for the first time to their blocks: the blocks' old
+    values plus the new episodes' (what a recount would give, as none of them was counted).
+    Costs O(episodes) in Python and a read of the touched blocks, not a re-read of every
+    episode in them: the write path's common case. Rows are (index, status, total reward,
+    steps, win, epsilon)."""
+    accs: dict[int, _Acc] = {}
+    # In index order, so that ties keep the lowest index, as a recount's scan does.
+    for idx, status, reward, steps, win, eps in sorted(episodes, key=lambda e: e[0]):
+        acc = accs.get(idx // BLOCK)
+        if acc is None:
+            acc = accs[idx // BLOCK] = _Acc()
+        acc.add(idx, status, reward, steps, win, eps)
+    accs = {b: a for b, a in accs.items() if a.ended}
+    if not accs:
+        return
+    blocks = sorted(accs)
+    for start in range(0, len(blocks), _LOOKUP_CHUNK):
+        chunk = blocks[start : start + _LOOKUP_CHUNK]
+        for row in conn.execute(_OLD_BLOCKS, {"run_id": run_id, "blocks": chunk}):
+            old = _Acc(**dict(zip(_VALUE_COLUMNS, row[1:], strict=True)))
+            accs[int(row[0])] = old.plus(accs[int(row[0])])
+    _store(conn, run_id, accs)
+
+
+_OLD_BLOCKS = select(BLOCKS.c.block, *(BLOCKS.c[c] for c in _VALUE_COLUMNS)).where(
+    BLOCKS.c.run_id == bindparam("run_id"), BLOCKS.c.block.in_(bindparam("blocks", expanding=True))
+)
 
 
 def rebuild(conn: Connection, run_id: str) -> None:

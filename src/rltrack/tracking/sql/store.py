@@ -195,9 +195,11 @@ class SqlStore(Store):
             if started:
                 conn.exec_driver_sql(self._sql.episode_started, started)
             if ended:
+                # Asked before the upsert: afterwards every one of them has ended.
+                rewritten = self._rewritten_runs(conn, b.episodes_ended)
                 conn.exec_driver_sql(self._sql.episode_ended, ended)
                 self._write_trades_and_steps(conn, b.episodes_ended)
-                self._refresh_rollups(conn, b.episodes_ended)
+                self._update_rollups(conn, b.episodes_ended, rewritten)
             if metrics:
                 conn.exec_driver_sql(self._sql.metric, metrics)
             if b.checkpoints:
@@ -376,12 +378,30 @@ class SqlStore(Store):
         if steps:
             conn.execute(self._insert_ignore(STEPS, ("episode_id", "step")), steps)
 
-    def _refresh_rollups(self, conn: Connection, ended: Sequence[EpisodeEnded]) -> None:
-        blocks: dict[str, set[int]] = {}
+    def _rewritten_runs(self, conn: Connection, ended: Sequence[EpisodeEnded]) -> set[str]:
+        """The runs of which some of these episodes had already ended (replays, rewrites)."""
+        by_run: dict[str, list[int]] = {}
         for e in ended:
-            blocks.setdefault(e.run_id, set()).add(e.index // rollups.BLOCK)
-        for run_id, touched in blocks.items():
-            rollups.refresh(conn, run_id, touched)
+            by_run.setdefault(e.run_id, []).append(e.index)
+        return {r for r, indices in by_run.items() if rollups.already_ended(conn, r, indices)}
+
+    def _update_rollups(
+        self, conn: Connection, ended: Sequence[EpisodeEnded], rewritten: set[str]
+    ) -> None:
+        """Episodes ending for the first time are added to their blocks; a run with a rewritten
+        episode has its touched blocks recounted from the episodes table (the old values are
+        in the blocks and cannot be subtracted exactly)."""
+        by_run: dict[str, list[EpisodeEnded]] = {}
+        for e in ended:
+            by_run.setdefault(e.run_id, []).append(e)
+        for run_id, eps in by_run.items():
+            if run_id in rewritten:
+                rollups.refresh(conn, run_id, {e.index // rollups.BLOCK for e in eps})
+            else:
+                rollups.merge(
+                    conn, run_id,
+                    ((e.index, e.status, e.total_reward, e.steps, e.win, e.epsilon) for e in eps),
+                )  # fmt: skip
 
     def _started_params(self, started: Sequence[EpisodeStarted]) -> list[tuple[Any, ...]]:
         """Rows for _HotSql.episode_started: _EPISODE_STARTED_PLAIN, then status,
