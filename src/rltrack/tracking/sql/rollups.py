@@ -195,14 +195,23 @@ def already_ended(conn: Connection, run_id: str, indices: Sequence[int]) -> bool
     status is tested in the select list, not the WHERE clause, so that no planner walks the
     (run_id, status) index, which holds every ended episode of the run, instead. Driver-level
     SQL: SQLAlchemy's processing of a thousand bound parameters cost more than the lookups."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    for start in range(0, len(indices), _LOOKUP_CHUNK):
-        chunk = tuple(int(i) for i in indices[start : start + _LOOKUP_CHUNK])
+    postgres = conn.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    ordered = sorted(int(i) for i in indices)
+    for start in range(0, len(ordered), _LOOKUP_CHUNK):
+        chunk = ordered[start : start + _LOOKUP_CHUNK]
+        # The range as well as the list: it makes the (run_id, idx) index the obvious plan even
+        # to a planner without statistics (a new table), which otherwise guesses a few rows
+        # per run and scans the run through any index that starts with run_id. PostgreSQL gets
+        # the list as one array parameter, cast to the column's type.
+        listed = "ANY(%s::bigint[])" if postgres else f"({', '.join('?' * len(chunk))})"
         sql = (
             f"SELECT sum(CASE WHEN status IN ({_ENDED_SQL}) THEN 1 ELSE 0 END) FROM episodes"
-            f" WHERE run_id = {mark} AND idx IN ({', '.join([mark] * len(chunk))})"
+            f" WHERE run_id = {mark} AND idx BETWEEN {mark} AND {mark}"
+            f" AND idx {'=' if postgres else 'IN'} {listed}"
         )
-        if conn.exec_driver_sql(sql, (run_id, *chunk)).scalar():
+        params = (run_id, chunk[0], chunk[-1], *([chunk] if postgres else chunk))
+        if conn.exec_driver_sql(sql, params).scalar():
             return True
     return False
 
