@@ -358,9 +358,16 @@ def test_serial_env_exception_fails_the_run(tmp_path: Path) -> None:
 def test_processes_train_publish_stop_and_drain(tmp_path: Path) -> None:
     ctx: TrainContext
 
+    requested = False
+
     def stop_once_epsilon_decayed(event: Event) -> None:
-        # Stop (like a first Ctrl-C) once the learner process is some way into the decay.
-        if isinstance(event, MetricsLogged) and event.values.get("learner/training_step", 0) > 80:
+        # Stop (like one Ctrl-C: a second one would skip the drain) once the learner process
+        # is some way into the decay.
+        nonlocal requested
+        if requested or not isinstance(event, MetricsLogged):
+            return
+        if event.values.get("learner/training_step", 0) > 80:
+            requested = True
             ctx.stop.request(signal.SIGINT)
 
     sink = Sink(stop_once_epsilon_decayed)
@@ -376,7 +383,12 @@ def test_processes_train_publish_stop_and_drain(tmp_path: Path) -> None:
     assert (probe.device, probe.batch_device, probe.local_device) == ("cpu", "cpu", "cpu")
     assert probe.train_mode and probe.optimizer_owns_parameters
     # The published model (in this process's shared memory) is the learner's, bit for bit.
-    check_final_publish(backend)
+    payload = check_final_publish(backend)
+    # The actors kept to the replay ratio (env steps per learner step) instead of racing ahead
+    # of the learner: at most one more step of each actor's env than the learner allowed.
+    cfg = backend.iqn
+    allowed = cfg.learning_starts + cfg.env_steps_per_update * payload["training_step"]
+    assert allowed / 2 < result.timesteps <= allowed + 2
     # Each actor's episodes: the epsilon it read from shared memory went down over the run.
     for slot in (0, 1):
         eps = [e.epsilon for e in ended if e.env_slot == slot]

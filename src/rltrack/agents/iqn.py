@@ -81,6 +81,10 @@ class IQNConfig:
     epsilon_decay_steps: int = 10_000  # learner steps over which epsilon decays linearly
     epsilon_decay_freq: int = 10  # epsilon changes only every this many learner steps
     publish_interval: int = 10  # learner steps between publishes to the actors' model
+    # The replay ratio: training env steps (all of an agent's actors together) per learner
+    # step. Serial mode interleaves exactly so; actor processes wait when they get further
+    # ahead of the learner than this, so that adding actors does not quietly starve learning.
+    env_steps_per_update: float = 4.0
 
     def __post_init__(self) -> None:
         positive_ints = (
@@ -99,7 +103,7 @@ class IQNConfig:
         for name in ("learning_starts", "epsilon_decay_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"IQNConfig.{name} must be >= 0, got {getattr(self, name)!r}")
-        for name in ("kappa", "learning_rate", "adam_eps", "max_grad_norm"):
+        for name in ("kappa", "learning_rate", "adam_eps", "max_grad_norm", "env_steps_per_update"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"IQNConfig.{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("gamma", "tau", "epsilon_start", "epsilon_end"):
@@ -183,6 +187,7 @@ CARTPOLE_HYPERPARAMS: dict[str, Any] = {
     "epsilon_end": 0.02,
     "epsilon_decay_steps": 5_000,
     "epsilon_decay_freq": 10,
+    "env_steps_per_update": 1.0,
 }
 
 # ----------------------------------------------------------------------------------------------

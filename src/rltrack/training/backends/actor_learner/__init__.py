@@ -63,8 +63,13 @@ Choices, and why:
   plain names (``learner/epsilon``) and the configured ``agent_id``.
 * **Serial mode** (``--num-actors 0``) runs one :class:`.actor.Actor` and the
   :class:`.learner.Learner` of each agent in the main process, stepped in turn by
-  :class:`.workers.SerialWorkers` (one learner update per 4 env steps), through in-memory
-  channels: the same classes and messages, no processes.
+  :class:`.workers.SerialWorkers` (one learner update per ``env_steps_per_update`` env
+  steps), through in-memory channels: the same classes and messages, no processes.
+* **Replay ratio.** Actor processes keep to ``env_steps_per_update`` too: each counts its
+  training steps in shared memory, the learner its updates, and an actor waits (after the
+  first ``learning_starts`` steps) while its agent's actors are further ahead than that,
+  having sent the learner what it holds. Unpaced, two actors outran the learner some thirtyfold
+  on a 2-core machine and the run ended barely trained.
 * **Checkpoints** are written by the learner (``IQNLearner.checkpoint()``, with optimizer state
   and training step) when the main process asks, on the schedule of
   ``checkpoint_every_steps`` / ``checkpoint_every_episodes``, keeping the last

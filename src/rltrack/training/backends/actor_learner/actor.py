@@ -125,6 +125,9 @@ class Actor:
         self._pending = _Pending()
         self._last_report = time.monotonic()
         self.finished = False
+        # Actor processes keep to the replay ratio (see _keep_pace); the serial mode paces its
+        # actors itself, stepping the learner between them.
+        self.paced = True
         self._sync_weights()
 
     # -- the training phase ---------------------------------------------------------------
@@ -143,6 +146,8 @@ class Actor:
         k = min(self.spec.num_envs, self.quota_left)
         if k == 0 or self.links.flags.state != RUNNING:
             return False
+        if self.paced and not self._keep_pace():
+            return False
         self._sync_weights()
         epsilon = self.links.model.epsilon
         actions, _q = self.policy.act(self.obs, epsilon, self.rng)
@@ -151,12 +156,35 @@ class Actor:
             self._step_env(j, int(actions[j]), epsilon, learning=True)
         self.quota_left -= k
         self.training_steps += k
+        self.links.versions.add_steps(self.spec.index_in_agent, k)
         self._insert_steps(mark, k)
         if len(self._pending.transitions) >= self.spec.transitions_per_batch:
             self._send_transitions()
         if time.monotonic() - self._last_report >= self.spec.report_every_s:
             self._report()
         return True
+
+    def _keep_pace(self) -> bool:
+        """Wait while the agent's actors are more than ``env_steps_per_update`` env steps per
+        learner step ahead of the learner (beyond the ``learning_starts`` steps that fill
+        replay; no wait before the learner's first step, which needs those transitions). What
+        the actor holds for the learner goes out first, or the two could wait on each other.
+        False when the run stops meanwhile."""
+        cfg, links = self.spec.iqn, self.links
+        model, flags = links.model, links.flags
+        waited = False
+        while flags.state == RUNNING:
+            updates = model.updates
+            allowed = cfg.learning_starts + cfg.env_steps_per_update * updates
+            if updates == 0 or links.versions.total_steps() < allowed:
+                return True
+            if not waited:
+                self._send_transitions()
+                waited = True
+            if time.monotonic() - self._last_report >= self.spec.report_every_s:
+                self._report()
+            time.sleep(0.001)
+        return False
 
     def end_training(self) -> None:
         """Send what is left for the learner and tell the main process training is over."""

@@ -156,6 +156,7 @@ class Learner:
         batch = self.replay.sample(cfg.batch_size, self.rng)
         stats = self._probed_learn(batch) if self.probe is None else self.learner.learn(batch)
         self._window.add(stats)
+        self.links.model.updates += 1
         step = self.training_step
         if step % cfg.publish_interval == 0:
             self.publish()

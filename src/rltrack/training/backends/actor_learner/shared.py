@@ -59,6 +59,7 @@ class SharedModel:
         self._lock = ctx.Lock()
         self._version = ctx.RawValue("q", 0)
         self._epsilon = ctx.RawValue("d", cfg.epsilon_start if epsilon is None else epsilon)
+        self._updates = ctx.RawValue("q", 0)
 
     # -- the learner's side ---------------------------------------------------------------
     def publish(self, local: nn.Module, target: nn.Module, timeout: float = LOCK_TIMEOUT_S) -> int:
@@ -91,6 +92,16 @@ class SharedModel:
     @property
     def version(self) -> int:
         return int(self._version.value)
+
+    @property
+    def updates(self) -> int:
+        """Learner steps taken in this run (the learner is its only writer; the actors pace
+        themselves by it)."""
+        return int(self._updates.value)
+
+    @updates.setter
+    def updates(self, value: int) -> None:
+        self._updates.value = int(value)
 
     # -- the actors' side -----------------------------------------------------------------
     def pull(self, into: nn.Module, known_version: int, timeout: float = LOCK_TIMEOUT_S) -> int:
@@ -156,11 +167,19 @@ class RunFlags:
 
 
 class ActorVersions:
-    """The weights version each of an agent's actors acts with (each actor writes its own
-    entry; the learner reads them all to report how far the actors lag)."""
+    """The weights version each of an agent's actors acts with, and the training env steps
+    each has taken (each actor writes its own entries; the learner reads the versions to report
+    how far the actors lag, the actors read the steps to keep to the replay ratio)."""
 
     def __init__(self, ctx: SpawnContext, n: int) -> None:
         self._values = ctx.RawArray("q", n)
+        self._steps = ctx.RawArray("q", n)
+
+    def add_steps(self, index: int, n: int) -> None:
+        self._steps[index] += n
+
+    def total_steps(self) -> int:
+        return int(sum(self._steps))
 
     def __len__(self) -> int:
         return len(self._values)

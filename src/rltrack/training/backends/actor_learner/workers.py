@@ -53,9 +53,6 @@ from rltrack.training.backends.actor_learner.messages import (
 )
 from rltrack.training.backends.actor_learner.shared import HARD_STOP, AgentShared, RunFlags
 
-# Serial mode: one learner update per this many training env steps (like DQN's train_freq).
-SERIAL_ENV_STEPS_PER_UPDATE = 4
-
 
 @dataclass
 class Plan:
@@ -287,6 +284,7 @@ class SerialWorkers:
         plan.flags.start()
         for spec, links in actor_parts:
             actor = Actor(spec, links)
+            actor.paced = False  # poll() steps the learners as the replay ratio says
             actor.start()
             self.actors.append(actor)
 
@@ -305,7 +303,7 @@ class SerialWorkers:
                 actor.finish()
             self._credit[actor.spec.agent] += (
                 actor.training_steps - before
-            ) / SERIAL_ENV_STEPS_PER_UPDATE
+            ) / actor.spec.iqn.env_steps_per_update
         for agent, learner in enumerate(self.learners):
             updates = int(self._credit[agent])
             self._credit[agent] -= updates
