@@ -45,8 +45,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
-import numpy as np
 import torch
 import yaml
 from rich.console import Console
@@ -57,7 +55,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from _machine import add_idle_wait_option, foreign_cpu, wait_until_idle
-from iqn_serial_tuning import train_seed
+from iqn_serial_tuning import play, train_seed
 from rltrack.agents.iqn import CARTPOLE_HYPERPARAMS
 from rltrack.config import PRESETS
 from rltrack.tracking.sql.models import EpisodeRow
@@ -79,25 +77,6 @@ PPO_ZOO: dict[str, Any] = {
 DQN_ZOO: dict[str, Any] = PRESETS["full"]["dqn"]["hyperparams"]
 
 
-def evaluate(act: Callable[[np.ndarray], np.ndarray], episodes: int, seed: int) -> list[float]:
-    """Returns of ``episodes`` deterministic episodes, stepped side by side so that one call
-    of ``act`` (a batch of observations -> actions) serves all live envs."""
-    envs = [gym.make(ENV_ID) for _ in range(episodes)]
-    obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(envs)])
-    returns = np.zeros(episodes)
-    live = np.ones(episodes, dtype=bool)
-    while live.any():
-        rows = np.flatnonzero(live)
-        for row, action in zip(rows, act(obs[rows]), strict=True):
-            next_obs, reward, terminated, truncated, _ = envs[row].step(int(action))
-            obs[row] = next_obs
-            returns[row] += float(reward)
-            live[row] = not (terminated or truncated)
-    for env in envs:
-        env.close()
-    return returns.tolist()
-
-
 class SolveCallback(BaseCallback):
     """Evaluates the SB3 model every ``eval_every`` env steps and stops training once solved;
     the time spent evaluating is kept apart from the training time."""
@@ -115,7 +94,7 @@ class SolveCallback(BaseCallback):
             return True
         self.next_eval += self.eval_every
         t = time.perf_counter()
-        returns = evaluate(
+        returns = play(
             lambda o: self.model.predict(o, deterministic=True)[0],
             self.episodes,
             seed=1_000_000 + 1_000 * self.seed,

@@ -44,6 +44,7 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,16 +70,21 @@ ENV_ID = "CartPole-v1"
 
 
 def evaluate(policy: IQNPolicy, episodes: int, seed: int) -> list[float]:
-    """Returns of ``episodes`` greedy episodes, stepped together so one forward pass serves all."""
+    """Returns of ``episodes`` greedy episodes of the IQN policy."""
+    rng = np.random.default_rng(seed)  # unused at epsilon 0; act() wants one
+    return play(lambda obs: policy.act(obs, 0.0, rng)[0], episodes, seed)
+
+
+def play(act: Callable[[np.ndarray], Any], episodes: int, seed: int) -> list[float]:
+    """Returns of ``episodes`` seeded episodes, stepped side by side so that one call of
+    ``act`` (a batch of observations -> their actions) serves every live env."""
     envs = [gym.make(ENV_ID) for _ in range(episodes)]
     obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(envs)])
     returns = np.zeros(episodes)
     live = np.ones(episodes, dtype=bool)
-    rng = np.random.default_rng(seed)  # unused at epsilon 0; act() wants one
     while live.any():
         rows = np.flatnonzero(live)
-        actions, _ = policy.act(obs[rows], 0.0, rng)
-        for row, action in zip(rows, actions, strict=True):
+        for row, action in zip(rows, act(obs[rows]), strict=True):
             next_obs, reward, terminated, truncated, _ = envs[row].step(int(action))
             obs[row] = next_obs
             returns[row] += float(reward)
