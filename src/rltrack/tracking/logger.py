@@ -55,7 +55,9 @@ class RunLogger:
         store: Store,
         *,
         spool: Spool | None = None,
-        batch_size: int = 1000,
+        # Large batches: each transaction writes its dirty index pages once, so 4,000 events
+        # per commit ingested ~15% faster than 1,000 (bench/tracking_ingest.py).
+        batch_size: int = 4000,
         flush_interval_s: float = 0.25,
         heartbeat_s: float | None = None,
         retry_s: float = 1.0,
