@@ -68,6 +68,8 @@ bench: install
 	$(PY) bench/trading_agent.py
 	$(PY) bench/api_scale.py
 	$(PY) bench/dashboard_chart.py
+	$(PY) bench/iqn.py
+	$(PY) bench/video.py
 
 clean:
 	rm -rf $(VENV) rltrack-data .pytest_cache .mypy_cache .ruff_cache

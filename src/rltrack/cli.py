@@ -591,6 +591,88 @@ def sync(db: DbOpt = None) -> None:
     raise typer.Exit(1 if failed else 0)
 
 
+@app.command()
+def video(
+    runs: Annotated[
+        list[str], typer.Argument(help="Run (id, id prefix or name); two to four side by side.")
+    ],
+    out_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="MP4 to write (default: the run folder's videos/milestones.mp4)."
+        ),
+    ] = None,
+    milestones: Annotated[
+        int | None, typer.Option(help="Milestones evenly through training (default: up to 10).")
+    ] = None,
+    milestone_pcts: Annotated[
+        str | None, typer.Option(help="Milestones as percentages of training, e.g. 10,25,50,100.")
+    ] = None,
+    episodes_per_milestone: Annotated[
+        int | None,
+        typer.Option(
+            help="Episodes played per milestone (default 1; with --total-seconds: as many as fit)."
+        ),
+    ] = None,
+    total_seconds: Annotated[
+        float | None, typer.Option(help="Length of the video, split evenly across milestones.")
+    ] = None,
+    fps: Annotated[int, typer.Option(help="Frames per second (one env step per frame).")] = 30,
+    size: Annotated[str, typer.Option(help="WIDTHxHEIGHT of the video.")] = "960x540",
+    deterministic: Annotated[
+        bool, typer.Option("--deterministic", help="Play the most likely action.")
+    ] = False,
+    agent: Annotated[
+        str | None, typer.Option(help="Runs of several agents: the agent to film.")
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option(help="Milestones rendered at once (0: one per two CPUs).")
+    ] = 0,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    db: DbOpt = None,
+) -> None:
+    """Film a run's checkpoints at milestones of its training, with the training context."""
+    import os
+
+    from rltrack.video.make import make_video
+    from rltrack.video.options import EncodeError, VideoError, build_options
+    from rltrack.video.progress import RichProgress
+
+    try:
+        options = build_options(
+            milestones=milestones, milestone_pcts=milestone_pcts,
+            episodes=episodes_per_milestone, total_seconds=total_seconds, fps=fps, size=size,
+            deterministic=deterministic, agent=agent, jobs=jobs, cpu_count=os.cpu_count() or 1,
+        )  # fmt: skip
+    except VideoError as exc:
+        fail(str(exc))
+    store = open_store(db)
+    found = [find_run(store, ref) for ref in runs]
+    try:
+        result = make_video(
+            store, found, options, out=out_path, home=settings.home(),
+            progress=RichProgress(err) if progress else None,
+            warn=lambda text: err.print(f"[yellow]warning:[/] {text}", highlight=False),
+        )  # fmt: skip
+    except VideoError as exc:
+        fail(str(exc))
+    except EncodeError as exc:
+        fail(str(exc), code=1)
+    out.print(
+        f"[bold green]video[/] {result.path}  ({result.frames} frames, {result.seconds:.1f} s, "
+        f"{len(result.chapters[0])} milestones)\nchapters: {result.chapters_path}",
+        highlight=False,
+    )
+    if not result.registered:
+        fail(f"the video is written but not registered with its runs: {result.register_error}", 1)
+    if not result.path.is_relative_to(settings.home().resolve()):
+        err.print(
+            f"[yellow]note:[/] {result.path} is outside RLTRACK_HOME ({settings.home()}); the "
+            "API and dashboard serve only files inside it",
+            highlight=False,
+        )
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 

@@ -1,0 +1,187 @@
+"""H.264 MP4 through the ffmpeg binary that imageio-ffmpeg ships: streaming writes, joining the
+milestones' segments, and reading a file back.
+
+Frames stream into ``imageio_ffmpeg.write_frames`` one at a time; nothing is kept. The RGB frame
+is converted to yuv420p here, with OpenCV (BT.601, limited range, tagged so in the stream),
+which halves what goes through the pipe and saves ffmpeg its own, slower, conversion. x264 runs
+with the ``ultrafast`` preset (CRF 23): the frames are flat-coloured drawings, which stay sharp
+at that quality, and encoding is the costliest stage after the env's rendering.
+
+Each milestone is encoded as its own segment (so that several can be rendered at once); the
+segments are joined with the concat demuxer without re-encoding, and ``+faststart`` puts the
+index at the front so that browsers start playing before the whole file has arrived.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import resource
+import subprocess
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+
+from rltrack.video.options import EncodeError
+
+PRESET = "ultrafast"
+CRF = 23
+COLOR_TAGS = ("-colorspace", "smpte170m", "-color_range", "tv")
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's finished (waited-for) children: the ffmpeg encoders."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+class H264Writer:
+    """Writes RGB frames of ``size`` (width, height) to an H.264 MP4 at ``path``.
+
+    Each frame is converted into one preallocated yuv420p buffer and written to ffmpeg's pipe
+    before :meth:`write` returns (it waits when the encoder is behind). A writer thread was
+    tried, to overlap the pipe write with drawing the next frame: on 2 cores it gained nothing
+    measurable and made the policy's time swing with GIL hand-offs; more cores are used by
+    rendering several milestones at once instead (``--jobs``)."""
+
+    def __init__(
+        self, path: Path, size: tuple[int, int], fps: int, *, faststart: bool = False
+    ) -> None:
+        self.path = path
+        w, h = size
+        self.yuv = np.empty((h * 3 // 2, w), dtype=np.uint8)
+        self.frames = 0
+        self._gen: Generator[None, Any, None] | None = imageio_ffmpeg.write_frames(
+            str(path),
+            (w, h),
+            fps=fps,
+            codec="libx264",
+            pix_fmt_in="yuv420p",
+            pix_fmt_out="yuv420p",
+            quality=None,
+            macro_block_size=2,
+            ffmpeg_log_level="error",
+            output_params=[
+                "-preset",
+                PRESET,
+                "-crf",
+                str(CRF),
+                *COLOR_TAGS,
+                *(("-movflags", "+faststart") if faststart else ()),
+                "-f",
+                "mp4",
+            ],
+        )
+        self._gen.send(None)
+
+    def write(self, rgb: np.ndarray) -> None:
+        if self._gen is None:
+            raise EncodeError(f"the writer of {self.path} is closed")
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420, dst=self.yuv)
+        try:
+            self._gen.send(self.yuv)
+        except OSError as exc:
+            self.abort()
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise EncodeError(f"ffmpeg stopped taking frames for {self.path}: {first}") from None
+        self.frames += 1
+
+    def close(self) -> None:
+        """Finish the file (waits for ffmpeg)."""
+        if self._gen is not None:
+            gen, self._gen = self._gen, None
+            gen.close()
+
+    def abort(self) -> None:
+        """Stop without a usable file (ffmpeg is killed)."""
+        if self._gen is not None:
+            gen, self._gen = self._gen, None
+            with contextlib.suppress(KeyboardInterrupt, StopIteration, ValueError):
+                gen.throw(KeyboardInterrupt)
+
+
+def concat(segments: Sequence[Path], out: Path) -> None:
+    """Join MP4 segments encoded alike into ``out`` (written to a temporary name first)."""
+    listing = out.with_name(f".{out.name}.segments.txt")
+    part = out.with_name(f".{out.name}.part")
+    lines = "".join("file '" + str(p).replace("'", "'\\''") + "'\n" for p in segments)
+    listing.write_text(lines)
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-nostdin",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        str(listing),
+        "-c",
+        "copy",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        str(part),
+    ]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise EncodeError(
+                f"ffmpeg could not join the segments into {out}: {proc.stderr.strip()[-500:]}"
+            )
+        os.replace(part, out)
+    finally:
+        listing.unlink(missing_ok=True)
+        part.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    """What ffmpeg reads back from a video file."""
+
+    codec: str
+    pix_fmt: str
+    width: int
+    height: int
+    fps: float
+    frames: int
+    seconds: float
+
+
+_STREAM = re.compile(
+    r"Stream #\d+:\d+.*?: Video: (?P<codec>\w+).*?, (?P<pix>\w+)(?:\([^)]*\))?, "
+    r"(?P<w>\d+)x(?P<h>\d+).*?(?P<fps>[\d.]+) fps"
+)
+
+
+def probe(path: Path) -> VideoInfo:
+    """Codec, pixel format and size from ``ffmpeg -i`` (the binary imageio-ffmpeg ships), and
+    the frame count and duration from ``imageio_ffmpeg.count_frames_and_secs`` (it decodes)."""
+    proc = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    m = _STREAM.search(proc.stderr)
+    if m is None:
+        raise EncodeError(f"ffmpeg finds no video stream in {path}: {proc.stderr.strip()[-300:]}")
+    frames, seconds = imageio_ffmpeg.count_frames_and_secs(str(path))
+    return VideoInfo(
+        codec=m.group("codec"),
+        pix_fmt=m.group("pix"),
+        width=int(m.group("w")),
+        height=int(m.group("h")),
+        fps=float(m.group("fps")),
+        frames=int(frames),
+        seconds=float(seconds),
+    )

@@ -1,0 +1,237 @@
+"""The frame source: a checkpoint played in the run's env with ``render_mode="rgb_array"``.
+
+A played episode shows one frame after its reset and one after each step. The playback episode
+number starts at 1 and goes up exactly when an episode ends (:class:`PlaybackCounter`); the
+frame after the step that ends an episode still belongs to that episode and shows its final
+score. Each milestone's chapter replays from the same seed (the run's), so milestones start
+from the same states and differ only by the policy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from rltrack.video.options import VideoError
+from rltrack.video.policy import PolicyView, Readout
+
+# Episodes without an end in sight (no time limit) are cut after this many frames.
+MAX_EPISODE_FRAMES = 30 * 60 * 20
+# Names of the actions of envs that do not say them (classic control), by env id prefix.
+KNOWN_ACTIONS: dict[str, tuple[str, ...]] = {
+    "CartPole": ("left", "right"),
+    "MountainCar-": ("left", "none", "right"),
+    "Acrobot": ("-1", "0", "+1"),
+    "LunarLander-": ("none", "left", "main", "right"),
+}
+
+
+@dataclass(slots=True)
+class EpisodePlayback:
+    """One played episode: its number (from 1), total reward, frames shown, and whether it
+    reached its end (False: the chapter's time ran out first)."""
+
+    episode: int
+    score: float
+    frames: int
+    ended: bool = True
+
+
+class PlaybackCounter:
+    """The PLAYBACK panel's episode number and score. Frames are counted with :meth:`frame`
+    as they are shown; :meth:`end` closes the current episode and starts the next number."""
+
+    def __init__(self) -> None:
+        self.episode = 1
+        self.score = 0.0
+        self.frames = 0
+        self.played: list[EpisodePlayback] = []
+
+    def frame(self) -> None:
+        self.frames += 1
+
+    def reward(self, reward: float) -> None:
+        self.score += float(reward)
+
+    def end(self, ended: bool = True) -> EpisodePlayback:
+        record = EpisodePlayback(self.episode, self.score, self.frames, ended)
+        self.played.append(record)
+        self.episode += 1
+        self.score = 0.0
+        self.frames = 0
+        return record
+
+    def cut(self) -> None:
+        """The chapter stops: an episode with frames shown is recorded as not ended."""
+        if self.frames > 0:
+            self.end(ended=False)
+
+
+@dataclass(slots=True)
+class Timings:
+    """Seconds spent per stage of making frames: env steps and rendering, the policy's forward
+    pass, composing the frame (game image and panel), and encoding (colour conversion and
+    handing the frame to ffmpeg, waiting when it is behind)."""
+
+    render: float = 0.0
+    policy: float = 0.0
+    panel: float = 0.0
+    encode: float = 0.0
+    frames: int = 0
+
+    def add(self, other: Timings) -> None:
+        self.render += other.render
+        self.policy += other.policy
+        self.panel += other.panel
+        self.encode += other.encode
+        self.frames += other.frames
+
+
+@dataclass(slots=True)
+class PlayFrame:
+    image: np.ndarray
+    episode: int
+    score: float
+    new_episode: bool
+    final: bool
+    readout: Readout | None
+
+
+def open_env(env_id: str, env_kwargs: dict[str, Any], game_size: tuple[int, int]) -> Any:
+    """The run's env rendering RGB frames; the trading env draws at ``game_size`` directly.
+    :class:`VideoError` when the env cannot render."""
+    from rltrack.envs import make_env
+    from rltrack.training.evaluate import is_trading_env
+
+    # pygame (classic control) needs neither a display nor sound to draw into a surface.
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    kwargs = dict(env_kwargs)
+    if is_trading_env(env_id):
+        kwargs["render_size"] = game_size
+    if env_id.startswith("ALE/"):
+        with contextlib.suppress(ImportError):
+            import ale_py
+
+            gym.register_envs(ale_py)
+    hint = "a video needs an env that renders RGB frames (render_mode='rgb_array')"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            env = make_env(env_id, kwargs, render_mode="rgb_array")
+        except (TypeError, ValueError, gym.error.Error, ImportError) as exc:
+            raise VideoError(f"env {env_id} cannot be made for a video: {exc}; {hint}") from None
+    modes = env.metadata.get("render_modes") or []
+    if "rgb_array" not in modes:
+        env.close()
+        raise VideoError(
+            f"env {env_id} cannot render: its render modes are {list(modes) or 'none'}; {hint}"
+        )
+    return env
+
+
+def check_frame(env_id: str, image: Any) -> np.ndarray:
+    if (
+        not isinstance(image, np.ndarray)
+        or image.ndim != 3
+        or image.shape[2] != 3
+        or image.shape[0] < 2
+        or image.shape[1] < 2
+    ):
+        shape = getattr(image, "shape", None)
+        raise VideoError(
+            f"env {env_id} rendered {type(image).__name__} {shape or ''}, not an RGB frame "
+            "(height, width, 3); a video needs render_mode='rgb_array' frames"
+        )
+    return image if image.dtype == np.uint8 else np.clip(image, 0, 255).astype(np.uint8)
+
+
+def action_labels(env: Any, n: int) -> tuple[str, ...]:
+    """Names for the policy panel: the env's own (Atari's ``get_action_meanings``, the trading
+    env's actions), known ones for classic control, else ``a0, a1, ...``."""
+    unwrapped = env.unwrapped
+    meanings = getattr(unwrapped, "get_action_meanings", None)
+    if callable(meanings):
+        with contextlib.suppress(Exception):
+            names = tuple(str(m).lower() for m in meanings())
+            if len(names) == n:
+                return names
+    from rltrack.envs.trading import ACTIONS, TradingEnv
+
+    if isinstance(unwrapped, TradingEnv) and len(ACTIONS) == n:
+        return ACTIONS
+    env_id = env.spec.id if env.spec is not None else ""
+    for prefix, names in KNOWN_ACTIONS.items():
+        if env_id.startswith(prefix) and len(names) == n:
+            return names
+    return tuple(f"a{i}" for i in range(n))
+
+
+@dataclass
+class ChapterPlayer:
+    """Plays ``episodes`` episodes (None: until the consumer stops) of ``policy`` in ``env``;
+    :meth:`frames` yields each frame with the numbers the panel shows."""
+
+    env: Any
+    env_id: str
+    policy: PolicyView
+    episodes: int | None
+    seed: int
+    timings: Timings = field(default_factory=Timings)
+    counter: PlaybackCounter = field(default_factory=PlaybackCounter)
+    max_episode_frames: int = MAX_EPISODE_FRAMES
+    _last_final: bool = False
+
+    def frames(self) -> Iterator[PlayFrame]:
+        env, policy, counter, t = self.env, self.policy, self.counter, self.timings
+        clock = time.perf_counter
+        policy.seed(self.seed)
+        k = 0
+        while self.episodes is None or k < self.episodes:
+            t0 = clock()
+            obs, _ = env.reset(seed=self.seed if k == 0 else None)
+            t1 = clock()
+            action, readout = policy.act(obs, env)
+            t2 = clock()
+            image = check_frame(self.env_id, env.render())
+            t.render += (t1 - t0) + (clock() - t2)
+            t.policy += t2 - t1
+            counter.frame()
+            self._last_final = False
+            yield PlayFrame(image, counter.episode, counter.score, True, False, readout)
+            while True:
+                t0 = clock()
+                obs, reward, terminated, truncated, _ = env.step(action)
+                counter.reward(float(reward))
+                ended = bool(terminated or truncated)
+                done = ended or counter.frames + 1 >= self.max_episode_frames
+                t1 = clock()
+                shown: Readout | None = None
+                if not done:
+                    action, shown = policy.act(obs, env)
+                t2 = clock()
+                image = env.render()
+                t.render += (t1 - t0) + (clock() - t2)
+                t.policy += t2 - t1
+                counter.frame()
+                self._last_final = done
+                yield PlayFrame(image, counter.episode, counter.score, False, done, shown)
+                if done:
+                    counter.end(ended=ended)
+                    self._last_final = False
+                    break
+            k += 1
+
+    def finish(self) -> list[EpisodePlayback]:
+        """The episodes played; one cut short by the end of the chapter is recorded too."""
+        if self.counter.frames > 0:
+            self.counter.end(ended=self._last_final)
+        return list(self.counter.played)
