@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rltrack.tracking.entities import Checkpoint, Run
-from rltrack.video.context import nearest, training_span, usable_checkpoints
+from rltrack.video.context import checkpoint_pcts, nearest, training_span, usable_checkpoints
 from rltrack.video.options import (
     VideoError,
     build_options,
@@ -105,6 +105,13 @@ def test_nearest_checkpoint_one_per_timestep(tmp_path: Path) -> None:
     assert nearest(usable, 700).timestep == 400 and nearest(usable, 701).timestep == 1000
     # A resumed run's milestones span what it trained itself.
     assert training_span(run(metadata={"start_timestep": 100}), usable) == (100, 1000)
+    # By default each checkpoint is a milestone, where it was saved; at most 10, evenly picked
+    # with the newest always in.
+    assert checkpoint_pcts(run(), usable) == (20.0, 40.0, 100.0)
+    many = [ckpt(t, "periodic", tmp_path / f"m{t}.zip") for t in range(50, 1001, 50)]
+    pcts = checkpoint_pcts(run(), many)
+    assert len(pcts) == 10 and pcts[0] == 5.0 and pcts[-1] == 100.0
+    assert all(nearest(many, p * 10).timestep == p * 10 for p in pcts)
 
 
 def test_checkpoint_errors_name_the_fix(tmp_path: Path) -> None:

@@ -205,8 +205,14 @@ def test_default_output_in_the_run_folder(home: Home, dqn_run: str, store: Store
     out = home.path / "runs" / dqn_run / "videos" / "milestones.mp4"
     assert out.is_file() and Path(f"{out}.chapters.json").is_file()
     chapters = json.loads(Path(f"{out}.chapters.json").read_text())["chapters"]
-    # Without --milestones: one per distinct checkpoint (512, 1024, 1536, 2048).
+    # Without --milestones: one per distinct checkpoint (512, 1024, 1536, 2048), each playing
+    # its own checkpoint at the point of training where it was saved.
     assert len(chapters) == TIMESTEPS // CHECKPOINT_EVERY
+    steps = [c["checkpoint_timestep"] for c in chapters]
+    assert steps == sorted(set(steps))
+    assert [c["milestone_pct"] for c in chapters] == [
+        pytest.approx(100 * t / max(steps)) for t in steps
+    ]
     assert any(a.path == str(out) for a in store.list_artifacts(dqn_run))
 
 

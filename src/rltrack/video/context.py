@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rltrack.tracking.entities import Checkpoint, Run
-from rltrack.video.options import VideoError
+from rltrack.video.options import DEFAULT_MILESTONES, VideoError
 
 KIND_ORDER = {"final": 0, "periodic": 1, "milestone": 2, "best": 3}
 # Hyperparameters worth a place in the top bar, in this order, with their short names.
@@ -146,6 +146,21 @@ def training_span(run: Run, checkpoints: Sequence[Checkpoint]) -> tuple[int, int
     start = int(run.metadata.get("start_timestep", 0) or 0)
     end = max([run.timesteps, *(c.timestep for c in checkpoints)])
     return start, max(end, start)
+
+
+def checkpoint_pcts(run: Run, checkpoints: Sequence[Checkpoint]) -> tuple[float, ...]:
+    """The default milestones of one run: where each of its checkpoints was saved, as a
+    percentage of training (at most :data:`DEFAULT_MILESTONES`, spread evenly over them, the
+    newest always in), so that every milestone plays a checkpoint of its own."""
+    start, end = training_span(run, checkpoints)
+    n, k = len(checkpoints), min(len(checkpoints), DEFAULT_MILESTONES)
+    picked = (
+        [checkpoints[round(i * (n - 1) / (k - 1))] for i in range(k)]
+        if k > 1
+        else [checkpoints[-1]]
+    )
+    span = max(1, end - start)
+    return tuple(round(100.0 * max(0, c.timestep - start) / span, 6) for c in picked)
 
 
 def nearest(checkpoints: Sequence[Checkpoint], target: float) -> Checkpoint:

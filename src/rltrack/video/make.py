@@ -39,6 +39,7 @@ from rltrack.video.context import (
     RunContext,
     agent_of,
     ancestry,
+    checkpoint_pcts,
     run_context,
     usable_checkpoints,
 )
@@ -127,7 +128,12 @@ def prepare(
         usable_checkpoints(r, store.list_checkpoints(r.id), a)
         for r, a in zip(runs, agents, strict=True)
     ]
-    pcts = options.milestone_pcts or default_pcts(min(len(c) for c in checkpoints))
+    if options.milestone_pcts is not None:
+        pcts = options.milestone_pcts
+    elif len(runs) == 1:
+        pcts = checkpoint_pcts(runs[0], checkpoints[0])  # each checkpoint where it was saved
+    else:
+        pcts = default_pcts(min(len(c) for c in checkpoints))
 
     def read(run_id: str, timesteps: Sequence[int], agent: str | None) -> Sequence[Any]:
         return episodes_up_to(store, run_id, timesteps, agent_id=agent)

@@ -28,7 +28,8 @@ class EncodeError(Exception):
 @dataclass(frozen=True, slots=True)
 class VideoOptions:
     """``milestone_pcts`` ascending, in (0, 100], or None for the default: one milestone per
-    checkpoint, at most :data:`DEFAULT_MILESTONES`, evenly spread (:func:`default_pcts`).
+    checkpoint, at most :data:`DEFAULT_MILESTONES` (one run: where its checkpoints were saved,
+    :func:`~rltrack.video.context.checkpoint_pcts`; side by side: evenly, :func:`default_pcts`).
     ``episodes`` None means as many as fit in each milestone's share of ``total_seconds``
     (which is then set). ``jobs`` is the most processes that render milestones at once."""
 

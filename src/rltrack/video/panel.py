@@ -323,7 +323,7 @@ class CellPanel:
         img, st = self.canvas.static, self.style
         r = self.rect
         img[r.y : r.y2, r.x : r.x2] = PANEL_BG
-        pct = f"{chapter.milestone_pct:g}%"
+        pct = _pct(chapter.milestone_pct)
         step = f"{chapter.checkpoint_timestep:,} / {chapter.total_timesteps:,}"
         for key, base in self.static_rows:
             self._static_row(img, key, base, chapter, pct, step, index, count)
@@ -455,7 +455,7 @@ class TopBar:
     def draw_milestone(self, chapter: ChapterContext, index: int, count: int, runs: int) -> None:
         img, st, r = self.canvas.static, self.style, self.rect
         img[r.y : r.y2, r.x : r.x2] = TOPBAR_BG
-        text = f"MILESTONE {chapter.milestone_pct:g}%  ({index + 1} of {count})"
+        text = f"MILESTONE {_pct(chapter.milestone_pct)}  ({index + 1} of {count})"
         put(img, text, r.x + st.pad, r.y + st.line - st.pad // 4, st, TEXT)
         right = f"{runs} runs side by side, aligned by milestone"
         put(
@@ -466,3 +466,8 @@ class TopBar:
             st,
             MUTED,
         )
+
+
+def _pct(value: float) -> str:
+    """A milestone as people write it: 25%, 48.8% (one decimal at most)."""
+    return f"{round(value, 1):g}%"
