@@ -50,6 +50,16 @@ def check_chapters_match_records(store: Store, run_id: str, chapters: list[dict[
     assert counts == sorted(counts)
 
 
+def render(home: Home, out: Path, *args: str, jobs: str = "1") -> list[dict[str, Any]]:
+    """`rltrack video ARGS --out OUT` in this process; the chapters of the sidecar."""
+    result = home.cli.in_process("video", *args, "--out", str(out), "--jobs", jobs, "--no-progress")
+    assert result.code == 0, result.stderr
+    chapters: list[dict[str, Any]] = json.loads(Path(f"{out}.chapters.json").read_text())[
+        "chapters"
+    ]
+    return chapters
+
+
 def test_video_is_h264_with_the_training_context_of_each_checkpoint(
     home: Home, ppo_run: str, store: Store
 ) -> None:
@@ -106,20 +116,7 @@ def test_the_api_lists_and_serves_the_video(
     from rltrack.api import create_app
 
     out = home.path / "videos" / "api.mp4"
-    result = home.cli.in_process(
-        "video",
-        ppo_run,
-        "--out",
-        str(out),
-        "--milestones",
-        "2",
-        "--total-seconds",
-        "1",
-        "--jobs",
-        "1",
-        "--no-progress",
-    )
-    assert result.code == 0, result.stderr
+    render(home, out, ppo_run, "--milestones", "2", "--total-seconds", "1")
     monkeypatch.setenv("RLTRACK_HOME", str(home.path))
     with TestClient(create_app(home.url)) as client:
         listed = client.get(f"/api/training-runs/{ppo_run}/artifacts").json()
@@ -132,11 +129,10 @@ def test_the_api_lists_and_serves_the_video(
 
 def test_whole_episodes_without_a_time_budget(home: Home, ppo_run: str, store: Store) -> None:
     out = home.path / "videos" / "episodes.mp4"
-    result = home.cli.in_process(
-        "video",
+    chapters = render(
+        home,
+        out,
         ppo_run,
-        "--out",
-        str(out),
         "--milestone-pcts",
         "50,100",
         "--episodes-per-milestone",
@@ -144,12 +140,7 @@ def test_whole_episodes_without_a_time_budget(home: Home, ppo_run: str, store: S
         "--deterministic",
         "--size",
         "480x270",
-        "--jobs",
-        "1",
-        "--no-progress",
     )
-    assert result.code == 0, result.stderr
-    chapters = json.loads(Path(f"{out}.chapters.json").read_text())["chapters"]
     check_chapters_match_records(store, ppo_run, chapters)
     for ch in chapters:
         played = ch["playback"]
@@ -164,21 +155,7 @@ def test_whole_episodes_without_a_time_budget(home: Home, ppo_run: str, store: S
 
 def test_two_runs_side_by_side(home: Home, ppo_run: str, dqn_run: str, store: Store) -> None:
     out = home.path / "videos" / "grid.mp4"
-    result = home.cli.in_process(
-        "video",
-        ppo_run,
-        dqn_run,
-        "--out",
-        str(out),
-        "--milestones",
-        "2",
-        "--total-seconds",
-        "2",
-        "--jobs",
-        "2",
-        "--no-progress",
-    )
-    assert result.code == 0, result.stderr
+    render(home, out, ppo_run, dqn_run, "--milestones", "2", "--total-seconds", "2", jobs="2")
     info = probe(out)
     assert (info.codec, info.width, info.height) == ("h264", 960, 540)
     assert abs(info.frames - 60) <= 2
@@ -302,21 +279,7 @@ def test_resumed_run_counts_the_training_it_continues(
         hyperparams={"n_steps": 128, "batch_size": 64, "n_epochs": 2},
     )
     out = home.path / "videos" / "resumed.mp4"
-    result = home.cli.in_process(
-        "video",
-        child,
-        "--out",
-        str(out),
-        "--milestones",
-        "2",
-        "--total-seconds",
-        "1",
-        "--jobs",
-        "1",
-        "--no-progress",
-    )
-    assert result.code == 0, result.stderr
-    chapters = json.loads(Path(f"{out}.chapters.json").read_text())["chapters"]
+    chapters = render(home, out, child, "--milestones", "2", "--total-seconds", "1")
     parent_rewards = ended_by(store, ppo_run, TIMESTEPS)
     for ch in chapters:
         assert ch["checkpoint_timestep"] > TIMESTEPS  # the child's own checkpoints
@@ -328,11 +291,10 @@ def test_resumed_run_counts_the_training_it_continues(
 
 def test_episodes_that_end_early_hold_their_last_frame(home: Home, dqn_run: str) -> None:
     out = home.path / "videos" / "held.mp4"
-    result = home.cli.in_process(
-        "video",
+    chapters = render(
+        home,
+        out,
         dqn_run,
-        "--out",
-        str(out),
         "--milestones",
         "2",
         "--total-seconds",
@@ -340,12 +302,7 @@ def test_episodes_that_end_early_hold_their_last_frame(home: Home, dqn_run: str)
         "--episodes-per-milestone",
         "1",
         "--deterministic",
-        "--jobs",
-        "1",
-        "--no-progress",
     )
-    assert result.code == 0, result.stderr
-    chapters = json.loads(Path(f"{out}.chapters.json").read_text())["chapters"]
     for ch in chapters:
         [played] = ch["playback"]
         # 300 frames each; a 2,048-step DQN balances far less than 300 steps.
