@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,3 +87,14 @@ def add_idle_wait_option(parser: argparse.ArgumentParser) -> None:
         default=60.0,
         help="before each run, wait at most this many seconds for other processes to go idle",
     )
+
+
+def machine(**extra: object) -> dict[str, object]:
+    """What every bench's JSON says about the machine it ran on, plus ``extra`` (versions,
+    threads, the load of other processes)."""
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": CPUS,
+        **extra,
+    }

@@ -35,7 +35,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -54,7 +53,7 @@ from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
-from _machine import add_idle_wait_option, foreign_cpu, wait_until_idle
+from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle
 from iqn_serial_tuning import play, train_seed
 from rltrack.agents.iqn import CARTPOLE_HYPERPARAMS
 from rltrack.config import PRESETS
@@ -316,11 +315,9 @@ def main() -> int:
     report = {
         "benchmark": "iqn",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(), "platform": platform.platform(),
-            "cpus": os.cpu_count(), "torch": torch.__version__,
-            "torch_threads": args.torch_threads, "foreign_cores": foreign,
-        },
+        "machine": machine(
+            torch=torch.__version__, torch_threads=args.torch_threads, foreign_cores=foreign
+        ),
         "params": {
             "env": ENV_ID, "target": TARGET, "eval_every": args.eval_every,
             "eval_episodes": args.eval_episodes, "seeds": args.seeds,

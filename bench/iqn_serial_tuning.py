@@ -40,8 +40,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -54,7 +52,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from _machine import add_idle_wait_option, foreign_cpu, wait_until_idle
+from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle
 from rltrack.agents.iqn import (
     CARTPOLE_HYPERPARAMS,
     EpsilonSchedule,
@@ -235,14 +233,9 @@ def main() -> None:
     report = {
         "benchmark": "iqn_serial_tuning",
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "torch": torch.__version__,
-            "torch_threads": args.torch_threads,
-            "foreign_cores": foreign.cores,
-        },
+        "machine": machine(
+            torch=torch.__version__, torch_threads=args.torch_threads, foreign_cores=foreign.cores
+        ),
         "params": {
             "env": ENV_ID,
             "max_steps": args.max_steps,

@@ -30,7 +30,6 @@ import datetime as dt
 import json
 import logging
 import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -46,7 +45,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from _machine import add_idle_wait_option, foreign_cpu, wait_until_idle
+from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle
 from rltrack.testing.postgres import PostgresServer, PostgresUnavailable, find_pg_bin
 from rltrack.tracking.logger import RunLogger
 from rltrack.tracking.store import open_store
@@ -508,13 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "tracking_ingest",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "sqlite": sqlite3.sqlite_version,
-            "load_average_1m_before": LOAD_BEFORE,
-        },
+        "machine": machine(sqlite=sqlite3.sqlite_version, load_average_1m_before=LOAD_BEFORE),
         "episodes": n,
         "metrics_per_episode": len(METRIC_KEYS),
         "repeat": repeat,

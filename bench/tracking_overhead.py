@@ -22,7 +22,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from rich.console import Console
 from rich.table import Table
 from stable_baselines3 import PPO
 
-from _machine import add_idle_wait_option, foreign_cpu, wait_until_idle
+from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle
 from rltrack.config import TrainConfig
 from rltrack.tracking.logger import RunLogger
 from rltrack.tracking.store import open_store
@@ -278,13 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "tracking_overhead",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "load_average_1m_before": LOAD_BEFORE,
-        },
+        "machine": machine(
+            torch_threads=torch.get_num_threads(), load_average_1m_before=LOAD_BEFORE
+        ),
         "config": cfg.model_dump(mode="json"),
         "repeat": args.repeat,
         "statistic": "median",

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -37,7 +35,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from _machine import foreign_cpu
+from _machine import foreign_cpu, machine
 from rltrack.config import TrainConfig, build_config
 from rltrack.training.backends.sb3 import Sb3Backend, algorithm_class
 from rltrack.training.context import TrainContext
@@ -172,11 +170,9 @@ def main() -> int:
     report = {
         "benchmark": "trading_agent",
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {
-            "python": platform.python_version(), "platform": platform.platform(),
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "foreign_cores": foreign.cores,
-        },
+        "machine": machine(
+            torch_threads=torch.get_num_threads(), foreign_cores=foreign.cores
+        ),
         "params": {
             "algo": "ppo", "mode": "full", "timesteps": args.timesteps, "seed": args.seed,
             "data": args.data, "train_range": args.train_range, "eval_range": args.eval_range,
