@@ -6,10 +6,17 @@ deterministically (greedy, epsilon 0). A seed is solved at the first evaluation 
 return is >= 475 (CartPole-v1's threshold), and training stops there. ``train_s`` is the wall
 time spent training up to that point, evaluations excluded (the same rule for all three).
 
-* **IQN** (:mod:`rltrack.agents.iqn`, :data:`CARTPOLE_HYPERPARAMS`): the actor-learner's own
-  classes run serially in one process, as ``--num-actors 0`` does (one env, one learner step
-  per env step, the acting policy refreshed every ``publish_interval`` learner steps), via
-  ``iqn_serial_tuning.train_seed``.
+* **IQN, actor-learner** (the goal's contender): ``rltrack train --algo iqn --num-actors 1``
+  with :data:`CARTPOLE_HYPERPARAMS` (one learner step per env step), tracked in its own SQLite
+  file, checkpointing every ``--eval-every`` env steps. The checkpoints are evaluated after the
+  run, in order; the first that solves gives the env steps, and its time (``created_at``) less
+  the first episode's start gives ``train_s``. So tracking is included, evaluations are not,
+  and neither is starting the processes (``startup_s``, reported apart; SB3's model
+  construction is not counted either). The run trains ``--iqn-max-steps`` steps whatever
+  happens, since evaluating during the run would take CPU from it.
+* **IQN, serial classes** (a reference): the same classes stepped in one process, as
+  ``--num-actors 0`` does, via ``iqn_serial_tuning.train_seed`` (evaluations paused, like
+  SB3's). The gap to the actor-learner is what running acting beside learning buys.
 * **SB3 DQN** with rl-zoo's tuned CartPole-v1 hyperparameters (our ``--mode full`` preset for
   ``dqn``: 256x256, lr 2.3e-3, 128 gradient steps every 256 env steps, ...).
 * **SB3 PPO** with rl-zoo's tuned CartPole-v1 hyperparameters (8 envs, n_steps 32, batch 256,
@@ -26,7 +33,7 @@ updates for env steps.
 
     .venv/bin/python bench/iqn.py [--seeds 0 1 2] [--throughput-steps 20000] [--skip-solve]
 
-Not part of ``make test``: it takes 10-20 minutes on the 2-core machine.
+Not part of ``make test``: it takes about 30 minutes on the 2-core machine.
 """
 
 from __future__ import annotations
@@ -54,8 +61,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle
-from iqn_serial_tuning import play, train_seed
-from rltrack.agents.iqn import CARTPOLE_HYPERPARAMS
+from iqn_serial_tuning import evaluate, play, train_seed
+from rltrack.agents.iqn import CARTPOLE_HYPERPARAMS, IQNConfig, IQNPolicy, load_checkpoint
 from rltrack.config import PRESETS
 from rltrack.tracking.sql.models import EpisodeRow
 from rltrack.tracking.sql.store import SqlStore
@@ -144,19 +151,20 @@ def train_iqn(seed: int, max_steps: int, eval_every: int, episodes: int) -> dict
     )  # fmt: skip
 
 
-def throughput(actors: int, steps: int, folder: Path) -> dict[str, Any]:
-    """One tracked run of the real backend; its speed read back from the database."""
+def rltrack_train(name: str, folder: Path, **config: Any) -> tuple[str, float]:
+    """``rltrack train --algo iqn`` on CartPole-v1 with the tuned preset as a subprocess, tracked
+    in a SQLite file of its own; returns the database URL and the process's wall time."""
     cfg = {
-        "algo": "iqn", "env": ENV_ID, "num_actors": actors, "total_timesteps": steps,
-        "seed": 0, "run_name": f"bench-iqn-{actors}-actors", "checkpoint_every_steps": steps,
+        "algo": "iqn", "env": ENV_ID, "run_name": name,
         "hyperparams": {k: list(v) if isinstance(v, tuple) else v
                         for k, v in CARTPOLE_HYPERPARAMS.items()},
+        **config,
     }  # fmt: skip
-    path = folder / f"iqn-{actors}.yaml"
+    path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    db = f"sqlite:///{folder / f'iqn-{actors}.db'}"
+    db = f"sqlite:///{folder / f'{name}.db'}"
     exe = Path(sys.executable).with_name("rltrack")
-    env = {**os.environ, "RLTRACK_HOME": str(folder / f"home-{actors}")}
+    env = {**os.environ, "RLTRACK_HOME": str(folder / f"home-{name}")}
     t = time.perf_counter()
     proc = subprocess.run(
         [str(exe), "train", "--config", str(path), "--db", db],
@@ -164,7 +172,83 @@ def throughput(actors: int, steps: int, folder: Path) -> dict[str, Any]:
     )  # fmt: skip
     wall = time.perf_counter() - t
     if proc.returncode != 0:
-        raise RuntimeError(f"rltrack train with {actors} actors failed:\n{proc.stderr[-2000:]}")
+        raise RuntimeError(f"rltrack train ({name}) failed:\n{proc.stderr[-2000:]}")
+    return db, wall
+
+
+def training_phase(store: SqlStore, run_id: str) -> tuple[dt.datetime, dt.datetime]:
+    """The first episode's start and the last one's end: the run's own span also holds
+    spawning the processes (a few seconds each) and closing them."""
+    ep = EPISODES.c
+    with store.engine.connect() as conn:
+        first, last = conn.execute(
+            select(func.min(ep.start_time), func.max(ep.end_time)).where(ep.run_id == run_id)
+        ).one()
+    return first, last
+
+
+def train_iqn_actor_learner(
+    seed: int, max_steps: int, eval_every: int, episodes: int, actors: int
+) -> dict[str, Any]:
+    """The real backend (``rltrack train --algo iqn --num-actors A``, tracked), checkpointing
+    every ``eval_every`` env steps; afterwards each checkpoint is evaluated in order, and the
+    first that solves gives the env steps and the wall time to solve: its ``created_at`` less
+    the first episode's start. Evaluating after the run keeps it off the two cores while
+    training runs; the price is that the run goes on to ``max_steps`` after it has solved."""
+    with tempfile.TemporaryDirectory(prefix="rltrack-bench-iqn-solve-") as tmp:
+        db, wall = rltrack_train(
+            f"solve-{seed}", Path(tmp), num_actors=actors, seed=seed,
+            total_timesteps=max_steps, checkpoint_every_steps=eval_every,
+            keep_checkpoints=max_steps // eval_every + 1,
+        )  # fmt: skip
+        store = SqlStore(db)
+        try:
+            (run,) = store.list_runs()
+            first, _last = training_phase(store, run.id)
+            checkpoints, seen = [], set()
+            for c in store.list_checkpoints(run.id):  # by timestep; "final" is at max_steps
+                if c.kind in ("periodic", "final") and c.timestep not in seen:
+                    seen.add(c.timestep)
+                    checkpoints.append(c)
+            startup_s = (first - run.start_time).total_seconds()
+            evals: list[dict[str, float]] = []
+            solved: Any = None
+            for ckpt in checkpoints:
+                payload = load_checkpoint(ckpt.path)
+                cfg = IQNConfig.from_hyperparams(payload["config"])
+                policy = IQNPolicy(int(payload["obs_dim"]), int(payload["n_actions"]), cfg, seed)
+                policy.network.load_state_dict(payload["local"])
+                returns = evaluate(policy, episodes, seed=1_000_000 + 1_000 * seed)
+                mean = statistics.fmean(returns)
+                evals.append(
+                    {"step": ckpt.timestep, "mean_return": mean, "min_return": min(returns),
+                     "train_s": round((ckpt.created_at - first).total_seconds(), 2),
+                     "learner_steps": ckpt.metrics.get("training_step")}
+                )  # fmt: skip
+                if mean >= TARGET:
+                    solved = evals[-1]
+                    break
+        finally:
+            store.close()
+    return {
+        "seed": seed,
+        "solved": solved is not None,
+        "steps_to_solve": solved["step"] if solved else None,
+        "train_s": solved["train_s"] if solved else None,
+        "learner_steps": solved["learner_steps"] if solved else None,
+        "startup_s": round(startup_s, 2),
+        "process_s": round(wall, 2),
+        "best_eval": max((e["mean_return"] for e in evals), default=None),
+        "evals": evals,
+    }
+
+
+def throughput(actors: int, steps: int, folder: Path) -> dict[str, Any]:
+    """One tracked run of the real backend; its speed read back from the database."""
+    db, wall = rltrack_train(
+        f"bench-iqn-{actors}-actors", folder, num_actors=actors, total_timesteps=steps, seed=0,
+        checkpoint_every_steps=steps,
+    )  # fmt: skip
     store = SqlStore(db)
     try:
         (run,) = store.list_runs()
@@ -176,13 +260,7 @@ def throughput(actors: int, steps: int, folder: Path) -> dict[str, Any]:
         ]
         versions = store.metric_series(run.id, "learner/weights_version", max_points=10_000).points
         episodes = sum(store.count_episodes(run.id).values())
-        # The training phase: from the first episode's start to the last one's end (the run's
-        # own span also holds spawning the processes, a few seconds each).
-        ep = EPISODES.c
-        with store.engine.connect() as conn:
-            first, last = conn.execute(
-                select(func.min(ep.start_time), func.max(ep.end_time)).where(ep.run_id == run.id)
-            ).one()
+        first, last = training_phase(store, run.id)
         train_s = (last - first).total_seconds()
     finally:
         store.close()
@@ -210,7 +288,14 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--eval-every", type=int, default=2_500)
     ap.add_argument("--eval-episodes", type=int, default=20)
-    ap.add_argument("--iqn-max-steps", type=int, default=50_000)
+    ap.add_argument(
+        "--iqn-max-steps", type=int, default=30_000,
+        help="IQN's step budget; the actor-learner run always trains this long",
+    )  # fmt: skip
+    ap.add_argument("--solve-actors", type=int, default=1, help="actor processes of the IQN run")
+    ap.add_argument(
+        "--skip-serial", action="store_true", help="leave out IQN's serial-classes contender"
+    )
     ap.add_argument("--dqn-max-steps", type=int, default=100_000)
     ap.add_argument("--ppo-max-steps", type=int, default=200_000)
     ap.add_argument("--throughput-steps", type=int, default=20_000)
@@ -223,9 +308,14 @@ def main() -> int:
     torch.set_num_threads(args.torch_threads)
     console = Console()
 
-    solve: dict[str, list[dict[str, Any]]] = {"iqn": [], "dqn": [], "ppo": []}
+    solve: dict[str, list[dict[str, Any]]] = {"iqn": [], "iqn_serial": [], "dqn": [], "ppo": []}
     contenders: dict[str, Callable[[int], dict[str, Any]]] = {
-        "iqn": lambda s: train_iqn(s, args.iqn_max_steps, args.eval_every, args.eval_episodes),
+        "iqn": lambda s: train_iqn_actor_learner(
+            s, args.iqn_max_steps, args.eval_every, args.eval_episodes, args.solve_actors
+        ),
+        "iqn_serial": lambda s: train_iqn(
+            s, args.iqn_max_steps, args.eval_every, args.eval_episodes
+        ),
         "dqn": lambda s: train_sb3(
             "dqn", s, args.dqn_max_steps, args.eval_every, args.eval_episodes
         ),
@@ -233,7 +323,14 @@ def main() -> int:
             "ppo", s, args.ppo_max_steps, args.eval_every, args.eval_episodes
         ),
     }
-    labels = {"iqn": "rltrack IQN (serial)", "dqn": "SB3 DQN (rl-zoo)", "ppo": "SB3 PPO (rl-zoo)"}
+    if args.skip_serial:
+        del contenders["iqn_serial"], solve["iqn_serial"]
+    labels = {
+        "iqn": f"rltrack IQN (actor-learner, {args.solve_actors} actor)",
+        "iqn_serial": "rltrack IQN (serial classes)",
+        "dqn": "SB3 DQN (rl-zoo)",
+        "ppo": "SB3 PPO (rl-zoo)",
+    }
     foreign: dict[str, float | None] = {}
     if not args.skip_solve:
         # Seeds outermost: a slow spell of the machine hits every contender alike.
@@ -324,7 +421,8 @@ def main() -> int:
             "iqn_hyperparams": {k: list(v) if isinstance(v, tuple) else v
                                 for k, v in CARTPOLE_HYPERPARAMS.items()},
             "dqn_hyperparams": DQN_ZOO, "ppo_hyperparams": PPO_ZOO,
-            "throughput_steps": args.throughput_steps,
+            "throughput_steps": args.throughput_steps, "solve_actors": args.solve_actors,
+            "iqn_max_steps": args.iqn_max_steps,
         },
         "goals": goals,
         "solve": solve,

@@ -469,6 +469,28 @@ def test_replay_ring_wraps_around() -> None:
     assert len(replay) == 10
 
 
+def test_replay_add_arrays_stores_what_add_stores() -> None:
+    """The learner adds the actors' stacked batches as arrays; the rows must be the same as
+    adding the Transitions one by one, wrap-around and overflow included."""
+    by_rows = ReplayBuffer((OBS_DIM,), capacity=10)
+    by_arrays = ReplayBuffer((OBS_DIM,), capacity=10)
+    for chunk in (range(7), range(7, 15), range(100, 125)):
+        rows = [_transition(i) for i in chunk]
+        by_rows.add(rows)
+        by_arrays.add_arrays(
+            np.stack([t.obs for t in rows]), np.array([t.action for t in rows]),
+            np.array([t.reward for t in rows], dtype=np.float32),
+            np.stack([t.next_obs for t in rows]),
+            np.array([t.done for t in rows], dtype=np.float32),  # actors send float flags
+            np.array([t.discount for t in rows], dtype=np.float32),
+        )  # fmt: skip
+        assert len(by_arrays) == len(by_rows)
+        for name in ("obs", "next_obs", "action", "reward", "done", "discount"):
+            np.testing.assert_array_equal(getattr(by_arrays, name), getattr(by_rows, name))
+    assert sorted(by_arrays.obs[:, 0].tolist()) == list(range(115, 125))
+    assert by_arrays.done.dtype == np.bool_ and by_arrays.done.any()
+
+
 def test_replay_sample_shapes_dtypes_and_whole_rows() -> None:
     replay = ReplayBuffer((OBS_DIM,), capacity=50)
     with pytest.raises(ValueError):

@@ -41,7 +41,6 @@ from rltrack.training.backends.actor_learner.actor import (
     child_setup,
     parent_alive,
     sub_seed,
-    unstack_transitions,
 )
 from rltrack.training.backends.actor_learner.channels import Reader, Writer, drain_reader, ready
 from rltrack.training.backends.actor_learner.messages import (
@@ -191,7 +190,10 @@ class Learner:
             batches, closed = drain_reader(reader, 64)
             for batch in batches:
                 if isinstance(batch, TransitionBatch):
-                    self.replay.add(unstack_transitions(batch))
+                    self.replay.add_arrays(
+                        batch.obs, batch.action, batch.reward, batch.next_obs, batch.done,
+                        batch.discount,
+                    )  # fmt: skip
             if closed:
                 # The actor finished (or died: the main process notices and decides).
                 self.open_actors.remove(reader)
