@@ -111,3 +111,46 @@ def test_trading_env_draws_at_the_game_size() -> None:
     env.reset(seed=0)
     assert env.render().shape == (300, 500, 3)
     env.close()
+
+
+@pytest.mark.parametrize(
+    "env_id", ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1"]
+)
+def test_fast_frame_reader_gives_the_pixels_env_render_gives(env_id: str) -> None:
+    """The video reads pygame-drawn frames through its own faster copy; the frames must be
+    exactly what the env's render() returns, and pygame must be left as it was."""
+    import pygame.surfarray
+
+    from rltrack.video.source import frame_reader
+
+    original = pygame.surfarray.pixels3d
+    fast_env, plain_env = open_env(env_id, {}, (320, 240)), open_env(env_id, {}, (320, 240))
+    try:
+        read = frame_reader(fast_env)
+        assert read != fast_env.render  # the fast path applies to this env
+        for env in (fast_env, plain_env):
+            env.reset(seed=3)
+            env.action_space.seed(3)
+        for _ in range(12):
+            fast, plain = read(), plain_env.render()
+            assert pygame.surfarray.pixels3d is original
+            assert fast.shape == plain.shape and fast.dtype == plain.dtype == np.uint8
+            assert fast.flags.c_contiguous
+            np.testing.assert_array_equal(fast, plain)
+            action = fast_env.action_space.sample()
+            plain_env.action_space.sample()
+            fast_env.step(action)
+            plain_env.step(action)
+    finally:
+        fast_env.close()
+        plain_env.close()
+
+
+def test_frame_reader_leaves_other_envs_render_alone() -> None:
+    from rltrack.video.source import frame_reader
+
+    env = open_env("rltrack/Trading-v0", {"episode_length": 32}, (320, 240))
+    try:
+        assert frame_reader(env) == env.render
+    finally:
+        env.close()

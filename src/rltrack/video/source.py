@@ -13,7 +13,7 @@ import contextlib
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,42 @@ KNOWN_ACTIONS: dict[str, tuple[str, ...]] = {
     "Acrobot": ("-1", "0", "+1"),
     "LunarLander-": ("none", "left", "main", "right"),
 }
+# Envs whose render() draws with pygame and returns np.array(pygame.surfarray.pixels3d(surface))
+# and nothing else that touches pixels3d: gymnasium's classic control and Box2D envs.
+PYGAME_COPY_MODULES = ("gymnasium.envs.classic_control.", "gymnasium.envs.box2d.")
+
+
+def frame_reader(env: Any) -> Callable[[], Any]:
+    """``env.render``, made faster for gymnasium's pygame-drawn envs (``PYGAME_COPY_MODULES``).
+
+    Those copy their frame out of the surface with ``np.array(pygame.surfarray.pixels3d(s))``:
+    pixels3d is a view with a 4-byte pixel stride and reversed channels, and numpy gathers it
+    byte by byte, which is two thirds of CartPole's 3.5 ms render. While their render() runs,
+    pixels3d is replaced by the same (x, y, channel) view of ``pygame.image.tobytes(s, "RGB")``,
+    which pygame converts in C and numpy copies in one piece: the same pixels (the tests compare
+    them) for ~1.5 ms less per frame. These envs only read the view; it is not a live one."""
+    if not type(env.unwrapped).__module__.startswith(PYGAME_COPY_MODULES):
+        return env.render  # type: ignore[no-any-return]
+    try:
+        import pygame
+        import pygame.surfarray as surfarray
+    except ImportError:
+        return env.render  # type: ignore[no-any-return]
+    pixels3d = surfarray.pixels3d
+
+    def rgb_view(surface: Any) -> np.ndarray:
+        w, h = surface.get_size()
+        rows = np.frombuffer(pygame.image.tobytes(surface, "RGB"), dtype=np.uint8)
+        return rows.reshape(h, w, 3).transpose(1, 0, 2)
+
+    def render() -> Any:
+        surfarray.pixels3d = rgb_view
+        try:
+            return env.render()
+        finally:
+            surfarray.pixels3d = pixels3d
+
+    return render
 
 
 @dataclass(slots=True)
@@ -189,9 +225,14 @@ class ChapterPlayer:
     counter: PlaybackCounter = field(default_factory=PlaybackCounter)
     max_episode_frames: int = MAX_EPISODE_FRAMES
     _last_final: bool = False
+    _render: Callable[[], Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._render = frame_reader(self.env)
 
     def frames(self) -> Iterator[PlayFrame]:
         env, policy, counter, t = self.env, self.policy, self.counter, self.timings
+        render = self._render
         clock = time.perf_counter
         policy.seed(self.seed)
         k = 0
@@ -201,7 +242,7 @@ class ChapterPlayer:
             t1 = clock()
             action, readout = policy.act(obs, env)
             t2 = clock()
-            image = check_frame(self.env_id, env.render())
+            image = check_frame(self.env_id, render())
             t.render += (t1 - t0) + (clock() - t2)
             t.policy += t2 - t1
             counter.frame()
@@ -218,7 +259,7 @@ class ChapterPlayer:
                 if not done:
                     action, shown = policy.act(obs, env)
                 t2 = clock()
-                image = env.render()
+                image = render()
                 t.render += (t1 - t0) + (clock() - t2)
                 t.policy += t2 - t1
                 counter.frame()
