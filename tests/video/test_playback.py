@@ -113,9 +113,7 @@ def test_trading_env_draws_at_the_game_size() -> None:
     env.close()
 
 
-@pytest.mark.parametrize(
-    "env_id", ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1"]
-)
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1"])
 def test_fast_frame_reader_gives_the_pixels_env_render_gives(env_id: str) -> None:
     """The video reads pygame-drawn frames through its own faster copy; the frames must be
     exactly what the env's render() returns, and pygame must be left as it was."""
