@@ -5,6 +5,9 @@ Every contender trains on CartPole-v1 from scratch, one seed at a time, and ever
 deterministically (greedy, epsilon 0). A seed is solved at the first evaluation whose mean
 return is >= 475 (CartPole-v1's threshold), and training stops there. ``train_s`` is the wall
 time spent training up to that point, evaluations excluded (the same rule for all three).
+Evaluating every 1,000 steps (rather than 2,500, as earlier runs did) places the solve point
+within 1,000 steps: a coarse grid charges up to a grid step too many, which is a fifth of a
+12,500-step solve but a twentieth of a 50,000-step one.
 
 * **IQN, actor-learner** (the goal's contender): ``rltrack train --algo iqn --num-actors 1``
   with :data:`CARTPOLE_HYPERPARAMS` (one learner step per env step), tracked in its own SQLite
@@ -286,7 +289,7 @@ def _median(rows: list[dict[str, Any]], key: str) -> float | None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--eval-every", type=int, default=2_500)
+    ap.add_argument("--eval-every", type=int, default=1_000)
     ap.add_argument("--eval-episodes", type=int, default=20)
     ap.add_argument(
         "--iqn-max-steps", type=int, default=30_000,
