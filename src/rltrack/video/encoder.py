@@ -44,14 +44,21 @@ def children_cpu_s() -> float:
 class H264Writer:
     """Writes RGB frames of ``size`` (width, height) to an H.264 MP4 at ``path``.
 
-    Each frame is converted into one preallocated yuv420p buffer and written to ffmpeg's pipe
+    ``threads`` is x264's thread count (0: its own choice). Each frame is converted into one
+    preallocated yuv420p buffer and written to ffmpeg's pipe
     before :meth:`write` returns (it waits when the encoder is behind). A writer thread was
     tried, to overlap the pipe write with drawing the next frame: on 2 cores it gained nothing
     measurable and made the policy's time swing with GIL hand-offs; more cores are used by
     rendering several milestones at once instead (``--jobs``)."""
 
     def __init__(
-        self, path: Path, size: tuple[int, int], fps: int, *, faststart: bool = False
+        self,
+        path: Path,
+        size: tuple[int, int],
+        fps: int,
+        *,
+        faststart: bool = False,
+        threads: int = 0,
     ) -> None:
         self.path = path
         w, h = size
@@ -72,10 +79,11 @@ class H264Writer:
                 PRESET,
                 "-crf",
                 str(CRF),
-                # One encoder thread: x264's frame threads cost ~20 % more CPU per frame, and
-                # the cores are better spent rendering other milestones (``--jobs``).
+                # 0 lets x264 pick (frame threads: one stream uses the core our process leaves
+                # free); segments rendered side by side ask for 1, since x264's threads cost
+                # ~15 % more CPU per frame and the cores are busy rendering milestones.
                 "-threads",
-                "1",
+                str(threads),
                 *COLOR_TAGS,
                 *(("-movflags", "+faststart") if faststart else ()),
                 "-f",

@@ -150,7 +150,7 @@ def render_segment(
             cells.append(_Cell(spec, run, canvas, cell, layout.panel_style, marker_frames))
         canvas.publish_static()
         cpu0 = children_cpu_s()
-        out = writer or H264Writer(Path(spec.path), (spec.width, spec.height), spec.fps)
+        out = writer or H264Writer(Path(spec.path), (spec.width, spec.height), spec.fps, threads=1)
         frames = 0
         try:
             while spec.budget is None or frames < spec.budget:
