@@ -245,6 +245,8 @@ class IQNNetwork(nn.Module):
     the head splits into a value and an advantage stream, combined as V + A - mean(A) per τ.
     """
 
+    frequencies: Tensor  # π i, a buffer
+
     def __init__(
         self,
         obs_dim: int,
