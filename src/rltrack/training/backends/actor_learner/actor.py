@@ -16,12 +16,10 @@ in the serial mode (``--num-actors 0``).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import math
 import multiprocessing
 import os
 import signal
-import sys
 import time
 import traceback
 from collections.abc import Mapping
@@ -379,27 +377,6 @@ def child_setup(threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     torch.set_num_threads(max(1, threads))
-    keep_freed_memory()
-
-
-def keep_freed_memory() -> None:
-    """Keep freed blocks in this process's heap instead of handing them back to the OS.
-
-    glibc serves blocks over 128 KiB with mmap and returns them on free; a learner update at
-    CartPole's sizes allocates and frees dozens of such activations (1,024 x 64 floats), and
-    each one then costs a page fault per 4 KiB on first touch: ~40 faults and ~10 % of an
-    update. Raising the mmap and trim thresholds (to 32 MiB, glibc's maximum, and 128 MiB) makes
-    the heap reuse them. A no-op where the C library is not glibc."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    mallopt(m_mmap_threshold, 32 << 20)
-    mallopt(m_trim_threshold, 128 << 20)
 
 
 def parent_alive() -> bool:
