@@ -45,11 +45,11 @@ class H264Writer:
     """Writes RGB frames of ``size`` (width, height) to an H.264 MP4 at ``path``.
 
     ``threads`` is x264's thread count (0: its own choice). Each frame is converted into one
-    preallocated yuv420p buffer and written to ffmpeg's pipe
-    before :meth:`write` returns (it waits when the encoder is behind). A writer thread was
-    tried, to overlap the pipe write with drawing the next frame: on 2 cores it gained nothing
-    measurable and made the policy's time swing with GIL hand-offs; more cores are used by
-    rendering several milestones at once instead (``--jobs``)."""
+    preallocated yuv420p buffer and written to ffmpeg's pipe before :meth:`write` returns (it
+    waits when the encoder is behind). A writer thread was tried, to overlap the pipe write with
+    drawing the next frame: on 2 cores it gained nothing measurable and made the policy's time
+    swing with GIL hand-offs; more cores are used by rendering several milestones at once
+    instead (``--jobs``)."""
 
     def __init__(
         self,
