@@ -88,18 +88,7 @@ def train(home: Path, url: str, name: str, spec: dict[str, Any]) -> str:
 def measure(
     store: Any, run_id: str, home: Path, seconds: float, jobs: int, out: Path
 ) -> dict[str, Any]:
-    options = build_options(
-        milestones=4,
-        milestone_pcts=None,
-        episodes=None,
-        total_seconds=seconds,
-        fps=30,
-        size="960x540",
-        deterministic=False,
-        agent=None,
-        jobs=jobs,
-        cpu_count=os.cpu_count() or 1,
-    )
+    options = build_options(milestones=4, total_seconds=seconds, jobs=jobs)
     run = store.get_run(run_id)
     t = time.perf_counter()
     result = make_video(store, [run], options, out=out, home=home)
@@ -135,18 +124,7 @@ def compose_only(store: Any, run_id: str, frames: int = 3000) -> dict[str, float
     from rltrack.video.policy import ActorCriticView, load_policy
     from rltrack.video.source import ChapterPlayer, action_labels, open_env
 
-    options = build_options(
-        milestones=1,
-        milestone_pcts=None,
-        episodes=None,
-        total_seconds=None,
-        fps=30,
-        size="960x540",
-        deterministic=False,
-        agent=None,
-        jobs=1,
-        cpu_count=1,
-    )
+    options = build_options(milestones=1, jobs=1)
     [ctx], _ = prepare(store, [store.get_run(run_id)], options)
     layout = layout_for(1, 960, 540)
     cell = layout.cells[0]

@@ -632,7 +632,6 @@ def video(
     db: DbOpt = None,
 ) -> None:
     """Film a run's checkpoints at milestones of its training, with the training context."""
-    import os
 
     from rltrack.video.make import make_video
     from rltrack.video.options import EncodeError, VideoError, build_options
@@ -642,7 +641,7 @@ def video(
         options = build_options(
             milestones=milestones, milestone_pcts=milestone_pcts,
             episodes=episodes_per_milestone, total_seconds=total_seconds, fps=fps, size=size,
-            deterministic=deterministic, agent=agent, jobs=jobs, cpu_count=os.cpu_count() or 1,
+            deterministic=deterministic, agent=agent, jobs=jobs,
         )  # fmt: skip
     except VideoError as exc:
         fail(str(exc))

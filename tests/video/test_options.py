@@ -23,18 +23,7 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def options(**kw: object) -> object:
-    base: dict[str, object] = dict(
-        milestones=None,
-        milestone_pcts=None,
-        episodes=None,
-        total_seconds=None,
-        fps=30,
-        size="960x540",
-        deterministic=False,
-        agent=None,
-        jobs=1,
-        cpu_count=2,
-    )
+    base: dict[str, object] = dict(jobs=1, cpu_count=2)
     base.update(kw)
     return build_options(**base)  # type: ignore[arg-type]
 

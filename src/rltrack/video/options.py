@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,18 +119,19 @@ def even_pcts(k: int) -> tuple[float, ...]:
 
 def build_options(
     *,
-    milestones: int | None,
-    milestone_pcts: str | None,
-    episodes: int | None,
-    total_seconds: float | None,
-    fps: int,
-    size: str,
-    deterministic: bool,
-    agent: str | None,
-    jobs: int,
-    cpu_count: int,
+    milestones: int | None = None,
+    milestone_pcts: str | None = None,
+    episodes: int | None = None,
+    total_seconds: float | None = None,
+    fps: int = 30,
+    size: str = "960x540",
+    deterministic: bool = False,
+    agent: str | None = None,
+    jobs: int = 0,
+    cpu_count: int | None = None,
 ) -> VideoOptions:
-    """The command's options, checked; ``jobs`` 0 picks one process per two CPUs."""
+    """The command's options, checked, with ``rltrack video``'s defaults; ``jobs`` 0 picks one
+    process per two CPUs (``cpu_count``, this machine's when not given)."""
     if milestones is not None and milestone_pcts is not None:
         raise VideoError("give --milestones or --milestone-pcts, not both")
     pcts: tuple[float, ...] | None = None
@@ -150,7 +152,8 @@ def build_options(
     if jobs < 0:
         raise VideoError(f"--jobs {jobs}: give 0 (automatic) or a number of processes")
     if jobs == 0:
-        jobs = max(1, cpu_count // 2)
+        cpus = (os.cpu_count() or 1) if cpu_count is None else cpu_count
+        jobs = max(1, cpus // 2)
     return VideoOptions(
         milestone_pcts=pcts,
         episodes=episodes,
