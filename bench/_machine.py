@@ -1,15 +1,20 @@
 """Helpers for benchmarks on a small shared machine: wait for it to be idle, and tell how much
-CPU other processes took during a measurement (Linux /proc/stat; elsewhere a no-op)."""
+CPU other processes took during a measurement (Linux /proc/stat; elsewhere a no-op), describe
+the machine, and write a benchmark's JSON report."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
 import platform
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 TICK_S = 1 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
 CPUS = os.cpu_count() or 1
@@ -98,3 +103,18 @@ def machine(**extra: object) -> dict[str, object]:
         "cpus": CPUS,
         **extra,
     }
+
+
+def write_report(out: Path, benchmark: str, body: dict[str, Any], console: Any) -> None:
+    """Write a benchmark's results to ``out`` as JSON: its name and when it ran first, then
+    ``body``; and say where it went."""
+    report = {
+        "benchmark": benchmark,
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **body,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = out.with_name(out.name + ".tmp")  # a stopped run leaves the last report whole
+    part.write_text(json.dumps(report, indent=2) + "\n")
+    part.replace(out)
+    console.print(f"wrote {out}", highlight=False)

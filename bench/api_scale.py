@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import os
 import platform
@@ -45,7 +44,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from _machine import add_idle_wait_option, foreign_cpu, wait_until_idle
+from _machine import add_idle_wait_option, foreign_cpu, wait_until_idle, write_report
 from _serve import Server
 from rltrack.tracking.store import open_store
 from rltrack.training.events import EpisodeEnded, Event, RunEnded, RunStarted
@@ -296,8 +295,6 @@ def main(argv: list[str] | None = None) -> int:
             "the same points"
         )
     report = {
-        "benchmark": "api_scale",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "episodes": args.episodes,
         "runs": args.runs,
@@ -308,9 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         "cases": report_cases,
         "mlflow_load_s": None if mlflow is None else mlflow[1],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"wrote {args.out}")
+    write_report(args.out, "api_scale", report, console)
     return 0
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import os
 import platform
@@ -40,7 +39,7 @@ from playwright.sync_api import Browser, sync_playwright
 from rich.console import Console
 from rich.table import Table
 
-from _machine import add_idle_wait_option, wait_until_idle
+from _machine import add_idle_wait_option, wait_until_idle, write_report
 from _serve import Server
 from rltrack.api.web import WEB_ROOT
 from rltrack.tracking.store import open_store
@@ -273,10 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     if load_before > 0.5 * (os.cpu_count() or 1):
         console.print(f"[yellow]the machine was busy before the run (load {load_before:.1f})")
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
-        "benchmark": "dashboard_chart",
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),
@@ -296,10 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         "warmup": warmup,
         "loads": loads,
     }
-    tmp_out = args.out.with_suffix(".json.tmp")
-    tmp_out.write_text(json.dumps(result, indent=2) + "\n")
-    tmp_out.replace(args.out)
-    console.print(f"wrote {args.out}")
+    write_report(args.out, "dashboard_chart", result, console)
     return 0
 
 

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import statistics
 import subprocess
@@ -63,7 +62,7 @@ from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
-from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle
+from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle, write_report
 from iqn_serial_tuning import evaluate, play, train_seed
 from rltrack.agents.iqn import CARTPOLE_HYPERPARAMS, IQNConfig, IQNPolicy, load_checkpoint
 from rltrack.config import PRESETS
@@ -413,8 +412,6 @@ def main() -> int:
         console.print(f"{g['goal']}: {shown} ({mark})")
 
     report = {
-        "benchmark": "iqn",
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(
             torch=torch.__version__, torch_threads=args.torch_threads, foreign_cores=foreign
         ),
@@ -431,9 +428,7 @@ def main() -> int:
         "solve": solve,
         "throughput": rows_tp,
     }  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
-    console.print(f"wrote {args.out}")
+    write_report(args.out, "iqn", report, console)
     return 0
 
 

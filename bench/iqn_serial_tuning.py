@@ -38,7 +38,6 @@ thread); wall times move with what else runs (``foreign_cores`` in the results).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import statistics
 import time
@@ -52,7 +51,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle
+from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle, write_report
 from rltrack.agents.iqn import (
     CARTPOLE_HYPERPARAMS,
     EpsilonSchedule,
@@ -231,8 +230,6 @@ def main() -> None:
     console.print(f"solved {len(solved)}/{len(rows)} seeds within {args.max_steps} env steps")
 
     report = {
-        "benchmark": "iqn_serial_tuning",
-        "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(
             torch=torch.__version__, torch_threads=args.torch_threads, foreign_cores=foreign.cores
         ),
@@ -257,9 +254,7 @@ def main() -> None:
         },
         "runs": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"wrote {args.out}")
+    write_report(args.out, "iqn_serial_tuning", report, console)
 
 
 if __name__ == "__main__":

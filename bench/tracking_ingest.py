@@ -45,7 +45,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle
+from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle, write_report
 from rltrack.testing.postgres import PostgresServer, PostgresUnavailable, find_pg_bin
 from rltrack.tracking.logger import RunLogger
 from rltrack.tracking.store import open_store
@@ -503,10 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         goal_table.add_row(g["goal"], shown, f"{g['target']:,.2f}", verdict[g["passed"]])
     console.print(goal_table)
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {
-        "benchmark": "tracking_ingest",
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(sqlite=sqlite3.sqlite_version, load_average_1m_before=LOAD_BEFORE),
         "episodes": n,
         "metrics_per_episode": len(METRIC_KEYS),
@@ -517,8 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         "notes": notes,
         "goals": goals,
     }
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"wrote {args.out}", highlight=False)
+    write_report(args.out, "tracking_ingest", report, console)
     return 0
 
 

@@ -19,8 +19,6 @@ cancel drift; the goal compares the median of "on" with the median of "off".
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
 import statistics
 import sys
@@ -37,7 +35,7 @@ from rich.console import Console
 from rich.table import Table
 from stable_baselines3 import PPO
 
-from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle
+from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle, write_report
 from rltrack.config import TrainConfig
 from rltrack.tracking.logger import RunLogger
 from rltrack.tracking.store import open_store
@@ -273,10 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         highlight=False,
     )
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {
-        "benchmark": "tracking_overhead",
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(
             torch_threads=torch.get_num_threads(), load_average_1m_before=LOAD_BEFORE
         ),
@@ -293,8 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         "callback_off_vs_plain": callback,
         "goals": [goal],
     }
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"wrote {args.out}", highlight=False)
+    write_report(args.out, "tracking_overhead", report, console)
     return 0
 
 

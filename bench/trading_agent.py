@@ -23,8 +23,6 @@ set.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import sys
 import tempfile
 import time
@@ -35,7 +33,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from _machine import foreign_cpu, machine
+from _machine import foreign_cpu, machine, write_report
 from rltrack.config import TrainConfig, build_config
 from rltrack.training.backends.sb3 import Sb3Backend, algorithm_class
 from rltrack.training.context import TrainContext
@@ -168,8 +166,6 @@ def main() -> int:
         f"{in_sample_s:.1f} s; other processes used {foreign.cores or 0:.2f} cores meanwhile"
     )
     report = {
-        "benchmark": "trading_agent",
-        "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(
             torch_threads=torch.get_num_threads(), foreign_cores=foreign.cores
         ),
@@ -188,9 +184,7 @@ def main() -> int:
         "held_out": held_out,
         "in_sample": in_sample_rows,
     }  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"wrote {args.out}")
+    write_report(args.out, "trading_agent", report, console)
     return 0
 
 

@@ -22,7 +22,6 @@ Figures are medians of ``--repeat`` rounds; a round times every contender once, 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -38,6 +37,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from _machine import write_report
 from rltrack.envs import register_envs
 from rltrack.envs.trading import TradingEnv
 
@@ -165,8 +165,6 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"{verdict}[/] {key}: {value:,.0f} (goal >= {goal:,.0f})")
 
     report = {
-        "benchmark": "trading_env",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),
@@ -186,9 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "pass": passed,
         "speedup_vs_gym_anytrading": ours / theirs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"wrote {args.out}")
+    write_report(args.out, "trading_env", report, console)
     return 0 if all(passed.values()) else 1
 
 

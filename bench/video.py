@@ -27,8 +27,6 @@ Goal: >= 300 frames/s (10x real time at 30 fps) for both envs, end to end.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
 import statistics
 import sys
@@ -41,7 +39,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle
+from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle, write_report
 from rltrack.config import build_config
 from rltrack.tracking.logger import RunLogger
 from rltrack.tracking.store import open_store
@@ -285,10 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "[green]PASS" if goal["passed"] else "[red]FAIL"
         console.print(f"{goal['goal']}: best {fps:.0f} fps  {verdict}")
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {
-        "benchmark": "video",
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(
             torch_threads=torch.get_num_threads(), load_average_1m_before=LOAD_BEFORE
         ),
@@ -307,8 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         "compose_only": composed,
         "goals": goals,
     }
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"wrote {args.out}", highlight=False)
+    write_report(args.out, "video", report, console)
     return 0
 
 
