@@ -31,6 +31,19 @@ all with 64x64 units, N = N' = K = 16, 3-step returns, batch 64, epsilon to 0.02
   17.5k, 12.5k, 12.5k; training every 2 env steps instead: 35k, 32.5k, 42.5k (more learner
   steps in all, so slower in wall time too).
 
+Attempts to need fewer or cheaper learner updates from that preset (2026-11-22, evaluations every
+1,000 steps; each solved 3 of 3 seeds, none beat the preset):
+
+* training every 2 env steps, with the epsilon decay (2,500) and the target interval (75) halved
+  so that they stay the same in env steps: 26k, 21k, 29k env steps, i.e. 10.5k-14.5k learner
+  updates, about as many as the preset's 12.5k-17.5k;
+* the same with batch 128: 30k and 27k on seeds 0 and 1 (stopped there);
+* N = N' = K = 8 (an update takes ~4.6 ms instead of ~6 ms): 21k, 22k, 16k.
+
+An update's cost grows with its rows (batch x quantiles): ~2 ms at 16 rows, ~2.9 ms at 256,
+~4.6 ms at 512 and ~6 ms at the preset's 1,024, so halving the rows saves a quarter of the time;
+these runs show it costs more updates than that.
+
 Per update, 16 quantiles of 64 units took ~4-8 ms on this shared 2-core machine (one torch
 thread); wall times move with what else runs (``foreign_cores`` in the results).
 """
