@@ -144,6 +144,37 @@ def test_fast_frame_reader_gives_the_pixels_env_render_gives(env_id: str) -> Non
         plain_env.close()
 
 
+@pytest.mark.parametrize(
+    ("depth", "masks"),
+    [
+        (32, (0xFF0000, 0xFF00, 0xFF, 0)),  # B, G, R, X bytes: what the envs draw on
+        (32, (0xFF, 0xFF00, 0xFF0000, 0)),  # R, G, B, X
+        (32, (0xFF00, 0xFF0000, 0xFF000000, 0)),  # X, R, G, B: no OpenCV code, numpy picks
+        (24, None),  # 3 bytes a pixel: through pygame's own conversion
+    ],
+)
+def test_fast_readout_matches_pixels3d_for_every_pixel_layout(
+    depth: int, masks: tuple[int, ...] | None
+) -> None:
+    """The fast readout must give pixels3d's pixels whatever the surface's layout."""
+    import pygame
+
+    from rltrack.video.source import _rgb_view
+
+    size = (37, 23)  # odd sizes: rows padded to the surface's pitch must not leak in
+    surface = pygame.Surface(size, 0, depth, masks) if masks else pygame.Surface(size, 0, depth)
+    rng = np.random.default_rng(0)
+    colours = rng.integers(0, 256, size=(*size, 3))
+    for x in range(size[0]):
+        for y in range(size[1]):
+            surface.set_at((x, y), tuple(int(c) for c in colours[x, y]))
+    expected = np.array(pygame.surfarray.pixels3d(surface))
+    got = _rgb_view(surface)
+    assert got.shape == expected.shape == (*size, 3)
+    np.testing.assert_array_equal(got, expected)
+    assert np.transpose(got, (1, 0, 2)).flags.c_contiguous
+
+
 def test_frame_reader_leaves_other_envs_render_alone() -> None:
     from rltrack.video.source import frame_reader
 

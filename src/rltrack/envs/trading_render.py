@@ -126,11 +126,16 @@ class TradingRenderer:
     def _markers(
         self, img: np.ndarray, markers: Sequence[tuple[int, float, int]], lo: float, hi: float
     ) -> None:
+        if not markers:
+            return
         r = max(3, round(6 * self.scale))
         # Exits first, so that an entry at the same bar (a reversal) is drawn over its circle.
-        for offset, price, kind in sorted(markers, key=lambda mk: mk[2] != EXIT):
-            x = round(self.left + (offset + 0.5) * self.bar_w)
-            y = round(float(self._y(np.array([price]), self.price_box, lo, hi)[0]))
+        ordered = sorted(markers, key=lambda mk: mk[2] != EXIT)
+        # Every marker's pixel position in one vectorised pass (a busy view holds dozens).
+        where = np.array([(offset, price) for offset, price, _ in ordered], dtype=np.float64)
+        xs = np.rint(self.left + (where[:, 0] + 0.5) * self.bar_w).astype(int).tolist()
+        ys = np.rint(self._y(where[:, 1], self.price_box, lo, hi)).astype(int).tolist()
+        for x, y, (_, _, kind) in zip(xs, ys, ordered, strict=True):
             if kind == EXIT:
                 cv2.circle(img, (x, y), r - 1, EXIT_MARK, self.thick, cv2.LINE_AA)
                 continue
