@@ -58,9 +58,10 @@ class H264Writer:
     ``threads`` is x264's thread count (0: its own choice). Each frame is converted into a
     preallocated yuv420p buffer of :data:`BATCH` frames, which goes to ffmpeg's pipe when it is
     full or the writer closes (the write waits when the encoder is behind). A writer thread was
-    tried, to overlap the pipe write with drawing the next frame: on 2 cores it gained nothing
-    measurable and made the policy's time swing with GIL hand-offs; more cores are used by
-    rendering several milestones at once instead (``--jobs``)."""
+    tried, to overlap the pipe write with drawing the next frame, first frame by frame, then
+    with two batches filled and sent in turn: on 2 cores neither gained anything measurable (the
+    first made the policy's time swing with GIL hand-offs), and neither did a 1 MB pipe; more
+    cores are used by rendering several milestones at once instead (``--jobs``)."""
 
     def __init__(
         self,
