@@ -15,7 +15,7 @@ from gymnasium.utils.env_checker import check_env
 
 from rltrack.envs import make_env, register_envs
 from rltrack.envs.trading import TradingEnv
-from rltrack.envs.trading_render import LONG_SHADE, SHORT_SHADE
+from rltrack.envs.trading_render import LONG_SHADE, SHORT_SHADE, TradingRenderer
 
 # Ten made-up daily bars: Open, High, Low, Close, Volume. With window_size=2 the episode starts
 # at bar 2 and takes 7 steps; step k executes at Open[k + 3] and is marked at Close[k + 3].
@@ -303,6 +303,29 @@ def test_rgb_array_frames_show_the_position() -> None:
     frame = small.render()
     assert frame is not None and frame.shape == (180, 320, 3)
     assert TradingEnv(window_size=10).render() is None
+
+
+@pytest.mark.parametrize("width", [160, 300, 320, 480, 624, 960, 1280])
+def test_position_shading_covers_exactly_the_bars_in_view_at_any_size(width: int) -> None:
+    """The shaded columns are those of the bars in view, for every count of bars. At 300 pixels
+    wide, 85 bars once asked for one column too many (85 * 2.2 = 187.00000000000003) and the
+    frame failed with an IndexError (side-by-side videos draw the chart in cells about that
+    small); at 624, the game's width in a one-run video, 30 bars left a column unshaded."""
+    renderer = TradingRenderer(width, 200)
+    top, _ = renderer.price_box
+    row = top + 2  # inside the price panel, above any grid line
+    for m in range(1, renderer.bars + 1):
+        frame = renderer.draw(
+            closes=np.full(m, 100.0),  # a flat price: its line runs along the bottom
+            positions=np.ones(m, dtype=np.int8),  # long in every bar: all shaded
+            values=np.full(m, 1000.0),
+            markers=[],
+            initial_value=1000.0,
+            header="",
+        )
+        shaded = (frame[row, renderer.left : renderer.right] == LONG_SHADE).all(axis=1)
+        expected = np.flatnonzero(renderer.col_bar < m)
+        assert np.array_equal(np.flatnonzero(shaded), expected), f"{m} bars"
 
 
 @pytest.mark.parametrize(

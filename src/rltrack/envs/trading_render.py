@@ -97,7 +97,10 @@ class TradingRenderer:
         m = min(len(closes), self.bars)
         closes, positions, values = closes[-m:], positions[-m:], values[-m:]
         top, bottom = self.price_box
-        ncols = min(self.plot_w, int(np.ceil(m * self.bar_w)))
+        # The plot's columns that belong to the m bars in view (col_bar never decreases);
+        # ceil(m * bar_w) would round up one column too many when m * bar_w lands a hair above
+        # a whole number (85 * 2.2 = 187.00000000000003).
+        ncols = int(np.searchsorted(self.col_bar, m))
         if ncols > 0:
             shade = self.shades[positions[self.col_bar[:ncols]].astype(np.intp) + 1]
             img[top:bottom, self.left : self.left + ncols] = shade[None, :, :]
@@ -133,16 +136,21 @@ class TradingRenderer:
         ordered = sorted(markers, key=lambda mk: mk[2] != EXIT)
         # Every marker's pixel position in one vectorised pass (a busy view holds dozens).
         where = np.array([(offset, price) for offset, price, _ in ordered], dtype=np.float64)
-        xs = np.rint(self.left + (where[:, 0] + 0.5) * self.bar_w).astype(int).tolist()
-        ys = np.rint(self._y(where[:, 1], self.price_box, lo, hi)).astype(int).tolist()
-        for x, y, (_, _, kind) in zip(xs, ys, ordered, strict=True):
+        xs = np.rint(self.left + (where[:, 0] + 0.5) * self.bar_w).astype(np.int32)
+        ys = np.rint(self._y(where[:, 1], self.price_box, lo, hi)).astype(np.int32)
+        # Each entry's triangle, tip up for a long and down for a short: (x, y - d), (x - r,
+        # y + d), (x + r, y + d) with d = +-r.
+        d = np.array([r if kind == ENTRY_LONG else -r for _, _, kind in ordered], dtype=np.int32)
+        tris = np.empty((len(ordered), 3, 2), dtype=np.int32)
+        tris[:, :, 0] = xs[:, None] + np.array([0, -r, r], dtype=np.int32)
+        tris[:, 0, 1], tris[:, 1, 1], tris[:, 2, 1] = ys - d, ys + d, ys + d
+        points = zip(xs.tolist(), ys.tolist(), ordered, strict=True)
+        for i, (x, y, (_, _, kind)) in enumerate(points):
             if kind == EXIT:
                 cv2.circle(img, (x, y), r - 1, EXIT_MARK, self.thick, cv2.LINE_AA)
-                continue
-            d = r if kind == ENTRY_LONG else -r  # tip up for a long, down for a short
-            tri = np.array([[x, y - d], [x - r, y + d], [x + r, y + d]], dtype=np.int32)
-            color = LONG_MARK if kind == ENTRY_LONG else SHORT_MARK
-            cv2.fillConvexPoly(img, tri, color, cv2.LINE_AA)
+            else:
+                color = LONG_MARK if kind == ENTRY_LONG else SHORT_MARK
+                cv2.fillConvexPoly(img, tris[i], color, cv2.LINE_AA)
 
     def _axis(self, img: np.ndarray, box: tuple[int, int], lo: float, hi: float, fmt: str) -> None:
         x = self.right + round(6 * self.scale)
