@@ -473,7 +473,8 @@ class ReplayBuffer:
     ) -> None:
         """Add stacked transitions, one row each (what actors send), without building a
         Transition per row."""
-        n = len(np.asarray(action))
+        actions = np.asarray(action)
+        n = len(actions)
         if n == 0:
             return
         # Only the newest `capacity` rows survive; dropping the rest first keeps indices unique.
@@ -482,7 +483,7 @@ class ReplayBuffer:
         idx = (self._next + np.arange(n)) % self.capacity
         self.obs[idx] = np.asarray(obs)[keep]
         self.next_obs[idx] = np.asarray(next_obs)[keep]
-        self.action[idx] = np.asarray(action)[keep]
+        self.action[idx] = actions[keep]
         self.reward[idx] = np.asarray(reward)[keep]
         self.done[idx] = np.asarray(done)[keep]
         self.discount[idx] = np.asarray(discount)[keep]

@@ -74,8 +74,6 @@ def _rgb_view(surface: Any) -> np.ndarray:
     row of B, G, R, X bytes after another, and converted by OpenCV (~0.1 ms for CartPole's
     600x400, against ~1 ms for ``pygame.image.tobytes``); any other layout goes through
     ``tobytes``."""
-    import pygame
-
     w, h = surface.get_size()
     if surface.get_bytesize() == 4:
         # Which byte of a pixel holds R, G and B, from the masks' shifts and the byte order.
@@ -91,6 +89,8 @@ def _rgb_view(surface: Any) -> np.ndarray:
         else:
             rgb = np.ascontiguousarray(pixels[..., [r, g, b]])
     else:
+        import pygame
+
         rgb = np.frombuffer(pygame.image.tobytes(surface, "RGB"), dtype=np.uint8)
         rgb = rgb.reshape(h, w, 3)
     return rgb.transpose(1, 0, 2)
