@@ -40,6 +40,16 @@ Attempts to need fewer or cheaper learner updates from that preset (2026-11-22, 
 * the same with batch 128: 30k and 27k on seeds 0 and 1 (stopped there);
 * N = N' = K = 8 (an update takes ~4.6 ms instead of ~6 ms): 21k, 22k, 16k.
 
+And on 2026-11-22, later:
+
+* batch 32 (512 rows, ~4.3 ms per env step here against ~6.5 for the preset): 9k, 29k, 19k
+  env steps (36, 129 and 87 s), so a median of 87 s: fewer seconds per update, more updates.
+* ``torch.compile`` (inductor, CPU) of the whole loss (both target passes, the online pass and
+  the quantile Huber loss): 20 s to compile, then 5.5-7.1 ms per update against 6.2-6.8 ms
+  eager in alternating blocks of 500 updates, i.e. no gain. Of an eager update (4.5 ms in a
+  quiet moment), the no-grad target side is ~1 ms; the GEMMs of 1,024 x 64 rows run at ~50
+  GFLOP/s on one thread and make a third of it.
+
 An update's cost grows with its rows (batch x quantiles): ~2 ms at 16 rows, ~2.9 ms at 256,
 ~4.6 ms at 512 and ~6 ms at the preset's 1,024, so halving the rows saves a quarter of the time;
 these runs show it costs more updates than that.
