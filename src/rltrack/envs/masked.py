@@ -15,7 +15,7 @@ import numpy as np
 from gymnasium import spaces
 
 
-class MaskedBanditEnv(gym.Env[np.ndarray, int]):
+class MaskedBanditEnv(gym.Env[np.ndarray, int | np.int64]):
     metadata = {"render_modes": []}
 
     def __init__(self, n_arms: int = 6, length: int = 20) -> None:
@@ -50,7 +50,7 @@ class MaskedBanditEnv(gym.Env[np.ndarray, int]):
         self._t, self._hits = 0, 0
         return self._draw(), {}
 
-    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def step(self, action: int | np.int64) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         action = int(action)
         if not self._mask[action]:
             reward = -1.0

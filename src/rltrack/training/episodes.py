@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy.typing as npt
+
 from rltrack.training.events import (
     EpisodeEnded,
     EpisodeStarted,
@@ -155,11 +157,11 @@ class EpisodeTracker:
 
     def step(
         self,
-        rewards: Sequence[float],
-        dones: Sequence[bool],
+        rewards: Sequence[float] | npt.NDArray[Any],
+        dones: Sequence[bool] | npt.NDArray[Any],
         infos: Sequence[Mapping[str, Any]],
         timestep: int,
-        actions: Sequence[Any] | None = None,
+        actions: Sequence[Any] | npt.NDArray[Any] | None = None,
     ) -> None:
         """One vectorized step: ``timestep`` is the global count after it. Ended episodes are
         closed and the next episode in their slot started (vec envs reset automatically)."""
@@ -171,11 +173,11 @@ class EpisodeTracker:
 
     def drain_step(
         self,
-        rewards: Sequence[float],
-        dones: Sequence[bool],
+        rewards: Sequence[float] | npt.NDArray[Any],
+        dones: Sequence[bool] | npt.NDArray[Any],
         infos: Sequence[Mapping[str, Any]],
         timestep: int,
-        actions: Sequence[Any] | None = None,
+        actions: Sequence[Any] | npt.NDArray[Any] | None = None,
     ) -> None:
         """A step taken after training stopped: only the slots still in flight count, and an
         episode that ends is not followed by a new one. ``timestep`` stays the training count."""
@@ -188,7 +190,11 @@ class EpisodeTracker:
                 self.end(slot, _final_status(info), timestep, info)
 
     def _advance(
-        self, slot: int, reward: float, info: Mapping[str, Any], actions: Sequence[Any] | None
+        self,
+        slot: int,
+        reward: float,
+        info: Mapping[str, Any],
+        actions: Sequence[Any] | npt.NDArray[Any] | None,
     ) -> None:
         ep = self.live[slot]
         ep.reward += float(reward)
@@ -237,7 +243,11 @@ def _final_status(info: Mapping[str, Any]) -> EpisodeStatus:
 
 
 def _step_record(
-    step: int, reward: float, info: Mapping[str, Any], actions: Sequence[Any] | None, slot: int
+    step: int,
+    reward: float,
+    info: Mapping[str, Any],
+    actions: Sequence[Any] | npt.NDArray[Any] | None,
+    slot: int,
 ) -> StepRecord:
     action = None
     if actions is not None:
