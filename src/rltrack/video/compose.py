@@ -102,4 +102,11 @@ class GameSlot:
         else:
             cv2.resize(image, (t.w, t.h), dst=dst, interpolation=self.interp)
         if marker:
-            cv2.rectangle(frame, (t.x, t.y), (t.x2 - 1, t.y2 - 1), HIGHLIGHT, self.marker_px)
+            # A frame of marker_px drawn inside the game image, so that the next image placed
+            # covers all of it (a cv2.rectangle line this thick would spill outside the image,
+            # onto background that nothing redraws, and stay there).
+            m = max(1, min(self.marker_px, t.w // 2, t.h // 2))
+            frame[t.y : t.y + m, t.x : t.x2] = HIGHLIGHT
+            frame[t.y2 - m : t.y2, t.x : t.x2] = HIGHLIGHT
+            frame[t.y : t.y2, t.x : t.x + m] = HIGHLIGHT
+            frame[t.y : t.y2, t.x2 - m : t.x2] = HIGHLIGHT
