@@ -66,7 +66,11 @@ class TrainConfig(BaseModel):
     )
     agent_id: str | None = Field(None, min_length=1, max_length=255)
     tags: tuple[str, ...] = Field((), description="Free-form labels for filtering runs.")
-    policy: str = Field("MlpPolicy", description="SB3 policy class name.")
+    policy: str = Field(
+        "auto",
+        description="SB3 policy class name; auto: CnnPolicy for image observations (Atari), "
+        "MlpPolicy otherwise.",
+    )
     hyperparams: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments for the algorithm's constructor."
     )

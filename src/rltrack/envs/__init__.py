@@ -1,4 +1,14 @@
-"""Environment factory and rltrack's own Gymnasium envs (registered on import)."""
+"""Environment factory and rltrack's own Gymnasium envs (registered on import).
+
+Atari games (``ALE/<Game>-v5``, with ale-py installed: ``pip install 'rltrack[atari]'``) are
+made with the standard preprocessing, so that training, evaluation and videos all see the same
+env: Gymnasium's :class:`~gymnasium.wrappers.AtariPreprocessing` (up to 30 no-ops at reset, an
+action repeated for 4 frames with the last two max-pooled, 84x84 grayscale) and the last 4
+frames stacked, an observation of shape (4, 84, 84). Following Machado et al. (2018), losing a
+life does not end the episode and rewards are not clipped: an episode is a whole game and its
+reward is the game's score, which is what the run's records should say (v5's sticky actions,
+repeat probability 0.25, stay on). ``render()`` still gives the game's full-colour frames.
+"""
 
 from __future__ import annotations
 
@@ -28,10 +38,37 @@ class UnknownEnvError(ValueError):
     pass
 
 
+ATARI_PREFIX = "ALE/"
+ATARI_FRAME_SKIP = 4
+ATARI_FRAME_STACK = 4
+ATARI_SCREEN = 84
+
+
+def is_atari(env_id: str) -> bool:
+    return env_id.startswith(ATARI_PREFIX)
+
+
+def _register_atari(env_id: str) -> None:
+    """Register ale-py's games (once); a clear error when ale-py is not installed."""
+    try:
+        import ale_py
+    except ImportError:
+        raise UnknownEnvError(
+            f"env {env_id!r} is an Atari game, which needs ale-py (it ships the ROMs): "
+            "pip install 'rltrack[atari]'"
+        ) from None
+    # Only errors from the emulator, not its banner on every env made.
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+    if env_id not in gym.registry:
+        gym.register_envs(ale_py)
+
+
 def check_env_id(env_id: str) -> None:
     """Raise :class:`UnknownEnvError` naming close matches when ``env_id`` is not registered."""
     register_envs()
     name = env_id
+    if is_atari(env_id):
+        _register_atari(env_id)
     if ":" in env_id:
         module, _, name = env_id.partition(":")
         try:
@@ -53,4 +90,26 @@ def make_env(
     env_id: str, env_kwargs: dict[str, Any] | None = None, **extra: Any
 ) -> gym.Env[Any, Any]:
     register_envs()
-    return gym.make(env_id, **{**(env_kwargs or {}), **extra})
+    kwargs = {**(env_kwargs or {}), **extra}
+    if is_atari(env_id):
+        return _make_atari(env_id, kwargs)
+    return gym.make(env_id, **kwargs)
+
+
+def _make_atari(env_id: str, kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
+    """The game with the preprocessing of the module docstring; ``kwargs`` go to the game
+    (``repeat_action_probability``, ``mode``, ``difficulty``, ``render_mode``...)."""
+    from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+
+    _register_atari(env_id)
+    if "frameskip" in kwargs:
+        raise ValueError(
+            f"frameskip: Atari envs repeat each action for {ATARI_FRAME_SKIP} frames in their "
+            "preprocessing; leave frameskip out of env_kwargs"
+        )
+    game = gym.make(env_id, frameskip=1, **kwargs)
+    env = AtariPreprocessing(
+        game, noop_max=30, frame_skip=ATARI_FRAME_SKIP, screen_size=ATARI_SCREEN,
+        terminal_on_life_loss=False, grayscale_obs=True,
+    )  # fmt: skip
+    return FrameStackObservation(env, ATARI_FRAME_STACK)

@@ -179,11 +179,6 @@ def open_env(env_id: str, env_kwargs: dict[str, Any], game_size: tuple[int, int]
     kwargs = dict(env_kwargs)
     if is_trading_env(env_id):
         kwargs["render_size"] = game_size
-    if env_id.startswith("ALE/"):
-        with contextlib.suppress(ImportError):
-            import ale_py
-
-            gym.register_envs(ale_py)
     hint = "a video needs an env that renders RGB frames (render_mode='rgb_array')"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

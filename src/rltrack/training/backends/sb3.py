@@ -15,11 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import KVWriter, Logger
+from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from rltrack.config import EPSILON_GREEDY, ConfigError, TrainConfig
@@ -55,6 +57,14 @@ def algorithm_class(algo: str) -> type[BaseAlgorithm]:
 
         return {"maskable_ppo": sb3_contrib.MaskablePPO, "qrdqn": sb3_contrib.QRDQN}[algo]  # type: ignore[return-value]
     raise ConfigError(f"algo: {algo!r} is not an SB3 algorithm; use --backend actor-learner")
+
+
+def policy_name(policy: str, observation_space: gym.Space[Any]) -> str:
+    """``auto``: SB3's CNN policy for image observations (Atari's stacked frames), the MLP
+    otherwise; any other name as given."""
+    if policy != "auto":
+        return policy
+    return "CnnPolicy" if is_image_space(observation_space) else "MlpPolicy"
 
 
 def _env_factory(env_id: str, env_kwargs: dict[str, Any], ignore_sigint: bool) -> Any:
@@ -187,8 +197,8 @@ class Sb3Backend:
                 self.model = cls.load(ctx.resume_checkpoint, env=self.env, device=cfg.device)
             else:
                 self.model = cls(
-                    cfg.policy, self.env, seed=cfg.seed, device=cfg.device, verbose=0,
-                    **cfg.hyperparams,
+                    policy_name(cfg.policy, self.env.observation_space), self.env,
+                    seed=cfg.seed, device=cfg.device, verbose=0, **cfg.hyperparams,
                 )  # fmt: skip
         except TypeError as exc:
             self.env.close()

@@ -122,6 +122,12 @@ def env_dims(env_id: str, env_kwargs: dict[str, Any]) -> tuple[int, int]:
         raise ConfigError(
             f"env {env_id}: iqn needs a Box observation space, not {type(obs_space).__name__}"
         )
+    if len(obs_space.shape) == 3 and obs_space.dtype == np.uint8:  # frames, as Atari's
+        raise ConfigError(
+            f"env {env_id}: iqn's network is an MLP over flat observations, and this env gives "
+            f"images of shape {obs_space.shape}; train it with --algo ppo, dqn or qrdqn (their "
+            "CNN policy), or give iqn an env with vector observations"
+        )
     return int(np.prod(obs_space.shape)), int(act_space.n)
 
 

@@ -1,0 +1,78 @@
+"""Atari games through rltrack's env factory: the standard preprocessing, whole games as
+episodes, the game's own score, and clear errors."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from rltrack.envs import UnknownEnvError, check_env_id, make_env
+
+
+def test_observations_are_four_stacked_84x84_frames_and_render_is_the_colour_screen() -> None:
+    env = make_env("ALE/Breakout-v5", render_mode="rgb_array")
+    try:
+        obs, info = env.reset(seed=0)
+        assert env.observation_space.shape == obs.shape == (4, 84, 84)
+        assert obs.dtype == np.uint8 and info["lives"] == 5
+        obs, *_ = env.step(1)  # FIRE
+        frame = env.render()
+        assert frame.shape == (210, 160, 3) and frame.dtype == np.uint8
+        assert len(np.unique(frame.reshape(-1, 3), axis=0)) > 4  # colours, not grey
+        assert env.unwrapped.get_action_meanings() == ["NOOP", "FIRE", "RIGHT", "LEFT"]
+    finally:
+        env.close()
+
+
+def test_an_episode_is_a_whole_game_not_a_life() -> None:
+    env = make_env("ALE/Breakout-v5")
+    try:
+        env.reset(seed=1)
+        env.action_space.seed(1)
+        lives_seen = set()
+        for _ in range(10_000):
+            _, _, terminated, truncated, info = env.step(env.action_space.sample())
+            lives_seen.add(info["lives"])
+            if terminated or truncated:
+                break
+        assert terminated and info["lives"] == 0
+        # Every life was lost within the one episode.
+        assert lives_seen == {0, 1, 2, 3, 4, 5}
+    finally:
+        env.close()
+
+
+def test_rewards_are_the_game_score_not_clipped() -> None:
+    env = make_env("ALE/SpaceInvaders-v5")
+    try:
+        env.reset(seed=0)
+        env.action_space.seed(0)
+        rewards = []
+        for _ in range(3_000):
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            rewards.append(reward)
+            if terminated or truncated:
+                break
+        # Space Invaders pays 5 to 30 points an alien; clipping would make every reward 1.
+        assert max(rewards) > 1
+    finally:
+        env.close()
+
+
+def test_frameskip_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValueError, match="frameskip"):
+        make_env("ALE/Breakout-v5", {"frameskip": 4})
+
+
+def test_misspelt_game_names_the_close_ones() -> None:
+    check_env_id("ALE/Breakout-v5")
+    with pytest.raises(UnknownEnvError, match="ALE/Breakout-v5"):
+        check_env_id("ALE/Breakuot-v5")
+
+
+def test_without_ale_py_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ale_py", None)  # import ale_py now raises ImportError
+    with pytest.raises(UnknownEnvError, match=r"needs ale-py.*pip install 'rltrack\[atari\]'"):
+        check_env_id("ALE/Breakout-v5")
