@@ -76,3 +76,18 @@ def test_without_ale_py_the_error_says_what_to_install(monkeypatch: pytest.Monke
     monkeypatch.setitem(sys.modules, "ale_py", None)  # import ale_py now raises ImportError
     with pytest.raises(UnknownEnvError, match=r"needs ale-py.*pip install 'rltrack\[atari\]'"):
         check_env_id("ALE/Breakout-v5")
+
+
+def test_auto_policy_is_the_cnn_for_frames_and_the_mlp_for_vectors() -> None:
+    from rltrack.training.backends.sb3 import policy_name
+
+    atari = make_env("ALE/Breakout-v5")
+    cartpole = make_env("CartPole-v1")
+    try:
+        assert policy_name("auto", atari.observation_space) == "CnnPolicy"
+        assert policy_name("auto", cartpole.observation_space) == "MlpPolicy"
+        # A name given is kept, whatever the observations.
+        assert policy_name("MlpPolicy", atari.observation_space) == "MlpPolicy"
+    finally:
+        atari.close()
+        cartpole.close()

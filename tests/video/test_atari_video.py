@@ -28,9 +28,9 @@ def test_breakout_trains_records_games_and_films(home: Home) -> None:
     )
     store = home.store()
     run = store.get_run(run_id)
-    assert run.status == "completed" and run.config["policy"] == "auto"
+    assert run.status == "completed" and run.config["policy"] == "CnnPolicy"
     checkpoints = sorted(store.list_checkpoints(run_id), key=lambda c: c.timestep)
-    # policy "auto" picked SB3's CNN for the stacked 84x84 frames.
+    # policy "auto" picked SB3's CNN for the stacked 84x84 frames, and the run says so.
     model = PPO.load(checkpoints[-1].path, device="cpu")
     assert isinstance(model.policy, ActorCriticCnnPolicy)
     assert model.observation_space.shape == (4, 84, 84)

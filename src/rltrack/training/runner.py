@@ -25,6 +25,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class Backend(Protocol):
     name: str
+    policy: str  # what trains: the SB3 policy class ("auto" resolved), or the agent's network
 
     def hyperparams(self) -> dict[str, Any]: ...
 
@@ -107,6 +108,7 @@ def run_training(
     backend = make_backend(ctx)
     config = cfg.model_dump(mode="json")
     config["hyperparams"] = backend.hyperparams()
+    config["policy"] = backend.policy
     config["backend"] = backend.name
     ctx.sink.emit(
         RunStarted(

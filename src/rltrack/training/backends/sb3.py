@@ -192,13 +192,14 @@ class Sb3Backend:
         self.model_cls = cls
         check_ranges(cfg)
         self.env = _build_checked(cfg)
+        self.policy = policy_name(cfg.policy, self.env.observation_space)
         try:
             if ctx.resume_checkpoint is not None:
                 self.model = cls.load(ctx.resume_checkpoint, env=self.env, device=cfg.device)
             else:
                 self.model = cls(
-                    policy_name(cfg.policy, self.env.observation_space), self.env,
-                    seed=cfg.seed, device=cfg.device, verbose=0, **cfg.hyperparams,
+                    self.policy, self.env, seed=cfg.seed, device=cfg.device, verbose=0,
+                    **cfg.hyperparams,
                 )  # fmt: skip
         except TypeError as exc:
             self.env.close()

@@ -145,6 +145,7 @@ def split(total: int, parts: int) -> list[int]:
 
 class ActorLearnerBackend:
     name = "actor-learner"
+    policy = "IQNNetwork"  # rltrack.agents.iqn's own network; SB3's policy setting does not apply
 
     def __init__(self, ctx: TrainContext) -> None:
         self.ctx = ctx
