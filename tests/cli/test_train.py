@@ -138,6 +138,7 @@ def test_exception_in_env_fails_the_run(cli: Cli) -> None:
         (("--total-timesteps", "-5"), "total_timesteps"),
         (("--num-envs", "0"), "num_envs"),
         (("--set", "hyperparams.nonsense=1"), "nonsense"),
+        (("--set", "policy=Foo"), "auto, MlpPolicy, CnnPolicy"),
         (("--db", "sqlite:////proc/no/such/dir/x.db"), "/proc/no"),
         (("--resume", "doesnotexist"), "doesnotexist"),
     ],

@@ -193,6 +193,13 @@ class Sb3Backend:
         check_ranges(cfg)
         self.env = _build_checked(cfg)
         self.policy = policy_name(cfg.policy, self.env.observation_space)
+        aliases = getattr(cls, "policy_aliases", {})
+        if aliases and self.policy not in aliases:
+            self.env.close()
+            raise ConfigError(
+                f"policy: {cfg.policy!r} is not a {cls.__name__} policy; use auto, "
+                f"{', '.join(aliases)}"
+            )
         try:
             if ctx.resume_checkpoint is not None:
                 self.model = cls.load(ctx.resume_checkpoint, env=self.env, device=cfg.device)
