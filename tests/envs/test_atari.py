@@ -26,39 +26,36 @@ def test_observations_are_four_stacked_84x84_frames_and_render_is_the_colour_scr
         env.close()
 
 
-def test_an_episode_is_a_whole_game_not_a_life() -> None:
-    env = make_env("ALE/Breakout-v5")
+def random_game(env_id: str, seed: int, max_steps: int) -> list[tuple[float, bool, dict]]:
+    """(reward, episode over, info) of each step of one seeded random-action episode."""
+    env = make_env(env_id)
     try:
-        env.reset(seed=1)
-        env.action_space.seed(1)
-        lives_seen = set()
-        for _ in range(10_000):
-            _, _, terminated, truncated, info = env.step(env.action_space.sample())
-            lives_seen.add(info["lives"])
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+        steps = []
+        for _ in range(max_steps):
+            _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+            steps.append((float(reward), bool(terminated), info))
             if terminated or truncated:
                 break
-        assert terminated and info["lives"] == 0
-        # Every life was lost within the one episode.
-        assert lives_seen == {0, 1, 2, 3, 4, 5}
+        return steps
     finally:
         env.close()
+
+
+def test_an_episode_is_a_whole_game_not_a_life() -> None:
+    steps = random_game("ALE/Breakout-v5", seed=1, max_steps=10_000)
+    _, terminated, info = steps[-1]
+    assert terminated and info["lives"] == 0
+    # Every life was lost within the one episode, and only the last step ended it.
+    assert {i["lives"] for _, _, i in steps} == {0, 1, 2, 3, 4, 5}
+    assert not any(ended for _, ended, _ in steps[:-1])
 
 
 def test_rewards_are_the_game_score_not_clipped() -> None:
-    env = make_env("ALE/SpaceInvaders-v5")
-    try:
-        env.reset(seed=0)
-        env.action_space.seed(0)
-        rewards = []
-        for _ in range(3_000):
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            rewards.append(reward)
-            if terminated or truncated:
-                break
-        # Space Invaders pays 5 to 30 points an alien; clipping would make every reward 1.
-        assert max(rewards) > 1
-    finally:
-        env.close()
+    rewards = [r for r, _, _ in random_game("ALE/SpaceInvaders-v5", seed=0, max_steps=3_000)]
+    # Space Invaders pays 5 to 30 points an alien; clipping would make every reward 1.
+    assert max(rewards) > 1
 
 
 def test_frameskip_is_refused_with_the_reason() -> None:
