@@ -147,19 +147,17 @@ def test_disconnect_and_shutdown_end_the_stream(sqlite_url: str) -> None:
         s = Stream(client)
         s.next("comment")  # the stream is live
         s.close()
-        # The server notices the client went away; its connection closes in well under the
-        # time uvicorn would wait at shutdown before cutting it.
-        deadline = time.monotonic() + 5
+        # The server notices the client went away and closes its connection (a server that
+        # did not would keep it until shutdown: the deadline only bounds the wait).
+        deadline = time.monotonic() + 60
         while server.server.server_state.connections and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not server.server.server_state.connections
 
         s = Stream(client)
         s.next("comment")
-        started = time.monotonic()
-        server.stop()  # with a client still listening
+        server.stop()  # with a client still listening: joins the server thread (15 s at most)
         assert not server.thread.is_alive()
-        assert time.monotonic() - started < 10
         assert s.next("closed") is None
 
 

@@ -148,19 +148,18 @@ def test_events_are_written_in_batches(store: RecordingStore) -> None:
 
 
 def test_flush_makes_events_visible_before_close(store: RecordingStore) -> None:
-    logger = RunLogger(store, flush_interval_s=5.0, heartbeat_s=60)
+    # The writer sleeps for an hour between rounds: only flush waking it can write the
+    # events within flush's timeout (no assertion on how long it took).
+    logger = RunLogger(store, flush_interval_s=3600.0, heartbeat_s=7200)
     try:
         start = run_started()
         logger.emit(start)
         for event in episode_events(start.run_id, 0):
             logger.emit(event)
-        # The writer sleeps for up to 5 s between rounds; flush must wake it.
-        t0 = time.monotonic()
-        assert logger.flush(timeout=5) is True
-        assert time.monotonic() - t0 < 2
+        assert logger.flush(timeout=120) is True
         assert store.count_episodes(start.run_id) == {"completed": 1}
     finally:
-        logger.close(timeout=5)
+        logger.close(timeout=30)
 
 
 def test_heartbeat_carries_progress_and_keeps_the_run_alive(
@@ -221,16 +220,16 @@ def test_emit_does_not_wait_for_a_locked_database(sqlite_store: RecordingStore) 
     other = sqlite3.connect(db, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-        t0 = time.monotonic()
+        # Every emit returns while the lock is held: the events wait in the logger's queue.
         logger.emit(start)
         for i in range(2000):
             for event in episode_events(start.run_id, i):
                 logger.emit(event)
-        assert time.monotonic() - t0 < 1.0
-        # Nothing can be written while the lock is held: flush gives up at its timeout.
-        t0 = time.monotonic()
+        assert logger.written == 0
+        # Nothing can be written while the lock is held: flush gives up at its timeout
+        # and says so, instead of waiting for the lock.
         assert logger.flush(timeout=0.3) is False
-        assert time.monotonic() - t0 < 2.0
+        assert logger.written == 0
     finally:
         other.execute("ROLLBACK")
         other.close()

@@ -7,7 +7,6 @@ import json
 import math
 import os
 import signal
-import time
 from collections.abc import Callable
 from multiprocessing import get_context
 from pathlib import Path
@@ -416,9 +415,7 @@ def test_killed_actor_fails_the_run_without_hanging(tmp_path: Path) -> None:
 
     sink = Sink(kill_actor_one)
     ctx = make_ctx(tmp_path, sink, num_actors=2, total_timesteps=1_000_000)
-    began = time.monotonic()
-    outcome = run_training(ctx, name="killed")
-    assert time.monotonic() - began < 90
+    outcome = run_training(ctx, name="killed")  # a hang is caught by pytest-timeout
     assert killed and outcome.status == "failed" and outcome.exit_code == 1
     assert outcome.error is not None
     assert "actor 1 of agent-0" in outcome.error and "SIGKILL" in outcome.error
