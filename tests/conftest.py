@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,22 @@ class Cli:
             self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=self.env, cwd=self.home, **kw,
         )  # fmt: skip
+
+
+def wait_for_run_id(proc) -> str:  # type: ignore[no-untyped-def]
+    line = proc.stdout.readline()
+    assert line.startswith("run_id: "), (line, proc.stderr.read() if proc.poll() else "")
+    return line.split(": ", 1)[1].strip()
+
+
+def wait_for_episodes(cli: Cli, run_id: str, at_least: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = cli("episodes", run_id, "--json")
+        if result.code == 0 and len(result.json()) >= at_least:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not record {at_least} episodes in {timeout}s")
 
 
 @pytest.fixture

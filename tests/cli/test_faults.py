@@ -16,24 +16,8 @@ from pathlib import Path
 import pytest
 
 from rltrack.testing.postgres import PostgresServer
-from tests.conftest import Cli
+from tests.conftest import Cli, wait_for_episodes, wait_for_run_id
 from tests.gym_envs import env_count
-
-
-def wait_for_run_id(proc) -> str:  # type: ignore[no-untyped-def]
-    line = proc.stdout.readline()
-    assert line.startswith("run_id: "), (line, proc.stderr.read() if proc.poll() else "")
-    return line.split(": ", 1)[1].strip()
-
-
-def wait_for_episodes(cli: Cli, run_id: str, at_least: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = cli("episodes", run_id, "--json")
-        if result.code == 0 and len(result.json()) >= at_least:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"run {run_id} did not record {at_least} episodes in {timeout}s")
 
 
 def assert_all_final(cli: Cli, run_id: str) -> list[dict]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, Result
+from tests.conftest import Cli, Result, wait_for_episodes, wait_for_run_id
 
 
 def train(cli: Cli, *args: str) -> Result:
@@ -97,15 +96,12 @@ def test_ctrl_c_stops_with_130(cli: Cli) -> None:
         "train", "--algo", "ppo", "--total-timesteps", "10000000", "--num-envs", "2",
         "--no-progress",
     )  # fmt: skip
-    assert proc.stdout is not None
-    first = proc.stdout.readline()
-    assert first.startswith("run_id: ")
-    time.sleep(3)
+    run_id = wait_for_run_id(proc)
+    wait_for_episodes(cli, run_id, 2)  # stop a run that is under way
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
-    run_id = first.split(": ")[1].strip()
     show = cli("show", run_id, "--json").json()
     assert show["status"] == "stopped"
     episodes = cli("episodes", run_id, "--json").json()
