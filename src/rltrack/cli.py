@@ -625,9 +625,7 @@ def video(
     agent: Annotated[
         str | None, typer.Option(help="Runs of several agents: the agent to film.")
     ] = None,
-    jobs: Annotated[
-        int, typer.Option(help="Milestones rendered at once (0: one per two CPUs).")
-    ] = 0,
+    jobs: Annotated[int, typer.Option(help="Milestones rendered at once (0: one per CPU).")] = 0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     db: DbOpt = None,
 ) -> None:

@@ -47,7 +47,9 @@ def test_total_seconds_split_evenly_and_exactly() -> None:
     assert sum(frames) == 30 and max(frames) - min(frames) == 1
     assert options().episodes == 1  # type: ignore[attr-defined]
     assert options(total_seconds=5).episodes is None  # type: ignore[attr-defined]
-    assert options(jobs=0, cpu_count=16).jobs == 8  # type: ignore[attr-defined]
+    assert options(jobs=0, cpu_count=16).jobs == 16  # type: ignore[attr-defined]
+    assert options(jobs=0, cpu_count=2).jobs == 2  # type: ignore[attr-defined]
+    assert options(jobs=0, cpu_count=1).jobs == 1  # type: ignore[attr-defined]
 
 
 def ckpt(t: int, kind: str, path: Path) -> Checkpoint:

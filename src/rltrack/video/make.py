@@ -5,7 +5,8 @@
 2. Before anything is rendered, each run's env is made with ``render_mode="rgb_array"`` and its
    first checkpoint loaded, so a run that cannot be filmed fails at once with its reason.
 3. One segment per milestone (:mod:`rltrack.video.segment`), in this process or, with
-   ``jobs > 1``, in that many worker processes at once (spawned; each has its own encoder).
+   ``jobs > 1``, in that many worker processes at once (forked where the platform can; each
+   has its own encoder).
 4. The segments are joined (:func:`rltrack.video.encoder.concat`), the sidecar written, and the
    video registered as an artifact of each run (an ``ArtifactSaved`` written to the store).
 """

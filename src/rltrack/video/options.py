@@ -131,7 +131,10 @@ def build_options(
     cpu_count: int | None = None,
 ) -> VideoOptions:
     """The command's options, checked, with ``rltrack video``'s defaults; ``jobs`` 0 picks one
-    process per two CPUs (``cpu_count``, this machine's when not given)."""
+    process per CPU (``cpu_count``, this machine's when not given; never more than there are
+    milestones). On 2 CPUs that is 2 jobs: each job's worker and its one-thread x264 leave
+    gaps that the other job fills, ~25-35 % more frames/s than one job whose x264 threads
+    (``bench/video.py``, jobs 1 and 2 measured in the same run)."""
     if milestones is not None and milestone_pcts is not None:
         raise VideoError("give --milestones or --milestone-pcts, not both")
     pcts: tuple[float, ...] | None = None
@@ -153,7 +156,7 @@ def build_options(
         raise VideoError(f"--jobs {jobs}: give 0 (automatic) or a number of processes")
     if jobs == 0:
         cpus = (os.cpu_count() or 1) if cpu_count is None else cpu_count
-        jobs = max(1, cpus // 2)
+        jobs = max(1, cpus)
     return VideoOptions(
         milestone_pcts=pcts,
         episodes=episodes,
