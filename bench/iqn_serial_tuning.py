@@ -50,6 +50,16 @@ And on 2026-11-22, later:
   quiet moment), the no-grad target side is ~1 ms; the GEMMs of 1,024 x 64 rows run at ~50
   GFLOP/s on one thread and make a third of it.
 
+And on 2026-11-22, evaluations every 1,000 steps, at most 20k env steps ("-" not solved by then):
+
+* n-step 5: 7k, 8k, -; dueling head: 5k, -, 11k; n-step 5 with the dueling head: 15k, 6k, 3k;
+  target every 100 with lr 3e-3: 16k, 9k, 8k; target every 300: -, -, 20k; learning_starts 200
+  with epsilon over 2.5k: 19k, 19k, 12k.
+* The best of those on seeds 0-2, n-step 5 with the dueling head, checked on seeds 3-6: -, -,
+  3k, 14k; the preset on the same seeds: 12k, -, 14k, 8k (and 18k, 8k, 18k on seeds 0-2). Over
+  the seven seeds both have a median of 14k env steps; the preset solved 6 of 7, the other 5
+  of 7. Three seeds cannot tell these settings apart, so the preset stays.
+
 An update's cost grows with its rows (batch x quantiles): ~2 ms at 16 rows, ~2.9 ms at 256,
 ~4.6 ms at 512 and ~6 ms at the preset's 1,024, so halving the rows saves a quarter of the time;
 these runs show it costs more updates than that.
