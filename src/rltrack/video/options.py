@@ -133,7 +133,7 @@ def build_options(
     """The command's options, checked, with ``rltrack video``'s defaults; ``jobs`` 0 picks one
     process per CPU (``cpu_count``, this machine's when not given; never more than there are
     milestones). On 2 CPUs that is 2 jobs: each job's worker and its one-thread x264 leave
-    gaps that the other job fills, ~25-35 % more frames/s than one job whose x264 threads
+    gaps that the other job fills: ~30-40 % more frames/s than one job whose x264 threads
     (``bench/video.py``, jobs 1 and 2 measured in the same run)."""
     if milestones is not None and milestone_pcts is not None:
         raise VideoError("give --milestones or --milestone-pcts, not both")
