@@ -68,3 +68,21 @@ def env_count(count_file: str) -> int:
     import glob
 
     return sum(len(open(p).read().splitlines()) for p in glob.glob(f"{count_file}.*"))
+
+
+class ThreadCountingCartPole(CartPoleEnv):
+    """CartPole that notes, at every step, how many CPU threads PyTorch uses in its process
+    (the training process, with in-process envs): ``seen`` holds the distinct counts."""
+
+    seen: set[int] = set()
+
+    def step(self, action: Any) -> Any:
+        import torch
+
+        ThreadCountingCartPole.seen.add(torch.get_num_threads())
+        return super().step(action)
+
+
+gym.register(
+    id="ThreadCountingCartPole-v0", entry_point=ThreadCountingCartPole, max_episode_steps=500
+)

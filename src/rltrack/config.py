@@ -75,6 +75,15 @@ class TrainConfig(BaseModel):
         default_factory=dict, description="Keyword arguments for the algorithm's constructor."
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    torch_threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="PyTorch CPU threads of the process that trains (the learners' for "
+        "actor-learner). Default: 1 for MLP policies and IQN's networks, whose small matrix "
+        "products gain nothing from more threads while the extra threads spin for CPU that "
+        "parallel runs need; PyTorch's own default for CNN policies.",
+    )
     checkpoint_every_steps: int | None = Field(None, ge=1)
     checkpoint_every_episodes: int | None = Field(None, ge=1)
     keep_checkpoints: int = Field(

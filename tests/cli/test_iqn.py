@@ -102,6 +102,7 @@ def _alive(pid: int) -> bool:
     """Running (not a zombie waiting for its reaper)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        # ProcessLookupError: the process went away between opening its stat file and reading.
         return False
     return state not in ("Z", "X")

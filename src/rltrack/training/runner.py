@@ -26,6 +26,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 class Backend(Protocol):
     name: str
     policy: str  # what trains: the SB3 policy class ("auto" resolved), or the agent's network
+    torch_threads: int  # PyTorch CPU threads training uses ("torch_threads" resolved)
 
     def hyperparams(self) -> dict[str, Any]: ...
 
@@ -110,6 +111,7 @@ def run_training(
     config["hyperparams"] = backend.hyperparams()
     config["policy"] = backend.policy
     config["backend"] = backend.name
+    config["torch_threads"] = backend.torch_threads
     ctx.sink.emit(
         RunStarted(
             run_id=ctx.run_id,

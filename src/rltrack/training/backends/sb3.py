@@ -17,6 +17,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
@@ -193,6 +194,9 @@ class Sb3Backend:
         check_ranges(cfg)
         self.env = _build_checked(cfg)
         self.policy = policy_name(cfg.policy, self.env.observation_space)
+        self.torch_threads = cfg.torch_threads or (
+            torch.get_num_threads() if self.policy == "CnnPolicy" else 1
+        )
         aliases = getattr(cls, "policy_aliases", {})
         if aliases and self.policy not in aliases:
             self.env.close()
@@ -247,6 +251,8 @@ class Sb3Backend:
     def train(self) -> TrainResult:
         cfg = self.ctx.config
         stop = self.ctx.stop
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self.torch_threads)
         try:
             self.model.learn(
                 total_timesteps=cfg.total_timesteps,
@@ -270,6 +276,7 @@ class Sb3Backend:
             raise
         finally:
             self.env.close()
+            torch.set_num_threads(threads)
         return TrainResult(timesteps, self.tracker.finished, stopped=stop.requested)
 
     def _finish(self, timesteps: int) -> None:

@@ -165,6 +165,11 @@ class ActorLearnerBackend:
         self.env_kwargs = train_env_kwargs(cfg)
         self.obs_dim, self.n_actions = env_dims(cfg.env, self.env_kwargs)
         self.agent_ids = agent_ids(cfg)
+        # Serial: one process, and small networks run several times faster on one thread than
+        # fighting over two. Processes: each learner gets the CPUs the actors leave.
+        spare = (os.cpu_count() or 2) - cfg.num_actors * cfg.agents
+        auto = 1 if cfg.num_actors == 0 else max(1, spare // cfg.agents)
+        self.torch_threads = cfg.torch_threads or auto
         self.resume: dict[str, Any] | None = None
         if ctx.resume_checkpoint is not None:
             self.resume = self._resume_payload(ctx.resume_checkpoint)
@@ -250,7 +255,6 @@ class ActorLearnerBackend:
             if self.resume is not None:
                 model.load(self.resume["local"], self.resume["target"])
             shared.append(AgentShared(model, ActorVersions(ctx, actors_per_agent)))
-        threads = max(1, ((os.cpu_count() or 2) - cfg.num_actors * cfg.agents) // cfg.agents)
         learners = [
             LearnerSpec(
                 agent=agent,
@@ -261,7 +265,7 @@ class ActorLearnerBackend:
                 seed=cfg.seed,
                 resume=str(self.ctx.resume_checkpoint) if self.resume is not None else None,
                 metrics_every_s=LEARNER_METRICS_EVERY_S,
-                threads=threads,
+                threads=self.torch_threads,
             )  # fmt: skip
             for agent in range(cfg.agents)
         ]
@@ -299,8 +303,7 @@ class ActorLearnerBackend:
             if cfg.num_actors > 0:
                 self.workers = ProcessWorkers(multiprocessing.get_context("spawn"), self.plan)
             else:
-                # Small networks run several times faster on one thread than fighting over two.
-                torch.set_num_threads(1)
+                torch.set_num_threads(self.torch_threads)
                 self.workers = SerialWorkers(self.plan)
             self._write_pids()
             self._loop()
