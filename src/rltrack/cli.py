@@ -430,8 +430,10 @@ def show(run: str, json_: JsonOpt = False, db: DbOpt = None) -> None:
     for c in data["checkpoints"]:
         out.print(f"  checkpoint  {c['kind']:<8} step {c['timestep']:>9}  {c['path']}")
     for e in data["evaluations"]:
+        # Which checkpoint an agent's evaluation played (final.zip, best.pt, ...).
+        played = f" {Path(e['checkpoint_path']).name}" if e["checkpoint_path"] else ""
         out.print(
-            f"  evaluation  {e['opponent'] or '-':<12} reward {e['mean_reward']:.4g} "
+            f"  evaluation  {(e['opponent'] or '-') + played:<20} reward {e['mean_reward']:.4g} "
             f"± {e['std_reward']:.3g} over {e['episodes']} episodes",
             highlight=False,
         )

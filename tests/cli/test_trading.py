@@ -143,6 +143,9 @@ def test_own_data_with_train_and_eval_ranges(cli: Cli, tmp_path: Path) -> None:
                 assert e["metrics"][key] is not None, (e["opponent"], key)
     hold = next(e for e in evals if e["opponent"] == "buy_and_hold")
     assert hold["metrics"]["trades_count"] == 1 and hold["metrics"]["exposure"] == 1.0
+    # The text view says which checkpoint each agent evaluation played.
+    text = cli("show", run_id).stdout
+    assert "evaluation  agent final.zip" in text and "evaluation  agent best.zip" in text
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """Held-out evaluation: the numbers of agents and baselines, range checks, and the events the
-SB3 backend emits after training (collected by a list sink, no database)."""
+SB3 and actor-learner backends emit after training (collected by a list sink, no database)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from stable_baselines3 import PPO
 
 from rltrack.config import ConfigError, TrainConfig, build_config
 from rltrack.envs import make_env
+from rltrack.training.backends.actor_learner import ActorLearnerBackend
 from rltrack.training.backends.sb3 import Sb3Backend
 from rltrack.training.context import TrainContext
 from rltrack.training.evaluate import (
@@ -23,10 +24,12 @@ from rltrack.training.evaluate import (
     evaluate_checkpoint,
     evaluate_policy,
     held_out_evaluation,
+    iqn_loader,
     is_trading_env,
     play,
     random_policy,
     ranges_overlap,
+    sb3_loader,
     summarize,
 )
 from rltrack.training.events import CheckpointSaved, EpisodeEnded, EvaluationRecorded, Event
@@ -295,6 +298,20 @@ def backend_config(bars: Path, **over: Any) -> TrainConfig:
     return config(**settings).model_copy(update=over)
 
 
+def evaluation_events(sink: ListSink) -> tuple[list[EvaluationRecorded], dict[str, str]]:
+    """The evaluations a backend recorded (the final and best checkpoints', then the baselines',
+    all after the final checkpoint they refer to) and the saved checkpoints' paths by kind."""
+    evals = sink.of(EvaluationRecorded)
+    saved = {c.kind: c.path for c in sink.of(CheckpointSaved)}
+    assert [(e.opponent, e.checkpoint_path) for e in evals] == [
+        ("agent", saved["final"]), ("agent", saved["best"]),
+        ("buy_and_hold", None), ("random", None),
+    ]  # fmt: skip
+    final_at = next(i for i, e in enumerate(sink.events) if getattr(e, "kind", "") == "final")
+    assert sink.events.index(evals[0]) > final_at
+    return evals, saved
+
+
 def test_backend_trains_on_the_train_range_and_records_held_out_evaluations(
     bars: Path, tmp_path: Path
 ) -> None:
@@ -307,16 +324,8 @@ def test_backend_trains_on_the_train_range_and_records_held_out_evaluations(
     assert trades
     assert all(t.exit_time is not None and t.exit_time.year == 2020 for t in trades)
 
-    evals = sink.of(EvaluationRecorded)
-    saved = {c.kind: c.path for c in sink.of(CheckpointSaved)}
-    assert [(e.opponent, e.checkpoint_path) for e in evals] == [
-        ("agent", saved["final"]), ("agent", saved["best"]),
-        ("buy_and_hold", None), ("random", None),
-    ]  # fmt: skip
+    evals, saved = evaluation_events(sink)
     assert [e.episodes for e in evals] == [2, 2, 2, 5]
-    # The evaluations come after the final checkpoint they refer to.
-    final_at = next(i for i, e in enumerate(sink.events) if getattr(e, "kind", "") == "final")
-    assert sink.events.index(evals[0]) > final_at
     for e in evals:
         assert e.run_id == "run-eval" and e.mean_length == 40
         for key in METRICS:
@@ -327,8 +336,35 @@ def test_backend_trains_on_the_train_range_and_records_held_out_evaluations(
     benches = {round(e.metrics["benchmark_return"], 12) for e in evals if e.opponent != "random"}
     assert len(benches) == 1
     # And the direct evaluation gives the same numbers as the recorded ones.
-    again = held_out_evaluation(cfg, PPO, [("final", saved["final"])])
+    again = held_out_evaluation(cfg, sb3_loader(PPO, device="cpu"), [("final", saved["final"])])
     assert again[0].mean_reward == pytest.approx(evals[0].mean_reward)
+
+
+def iqn_backend_config(bars: Path, **over: Any) -> TrainConfig:
+    """IQN, serial (its actor and learner in this process), tiny."""
+    hyperparams = {"hidden_sizes": (16,), "batch_size": 8, "learning_starts": 50}
+    return backend_config(bars, algo="iqn", num_actors=0, hyperparams=hyperparams, **over)
+
+
+def test_iqn_actor_learner_records_held_out_evaluations(bars: Path, tmp_path: Path) -> None:
+    sink = ListSink()
+    cfg = iqn_backend_config(bars)
+    result = ActorLearnerBackend(TrainContext(cfg, "run-iqn", tmp_path / "run", sink)).train()
+    assert not result.stopped
+    evals, saved = evaluation_events(sink)
+    for e in evals:
+        assert e.run_id == "run-iqn" and e.episodes >= 2 and e.mean_length == 40
+        assert all(e.metrics[key] is not None for key in METRICS), e.opponent
+    # Greedy play with seeded quantile fractions repeats exactly.
+    again = held_out_evaluation(cfg, iqn_loader(0), [("final", saved["final"])])
+    assert again[0].mean_reward == pytest.approx(evals[0].mean_reward)
+    assert again[0].metrics == pytest.approx(evals[0].metrics)
+
+
+def test_iqn_refuses_a_held_out_range_the_env_refuses(bars: Path, tmp_path: Path) -> None:
+    cfg = iqn_backend_config(bars, eval_range="2030-01-01:")
+    with pytest.raises(ConfigError, match="--eval-range"):
+        ActorLearnerBackend(TrainContext(cfg, "run-bad", tmp_path / "run", ListSink()))
 
 
 def test_a_stopped_run_skips_the_evaluation(bars: Path, tmp_path: Path) -> None:

@@ -41,10 +41,12 @@ from rltrack.config import ConfigError, TrainConfig
 from rltrack.envs import make_env, register_envs
 from rltrack.envs.trading_data import parse_date_range
 from rltrack.training.episodes import episode_metrics, win_of
-from rltrack.training.events import EvaluationRecorded
+from rltrack.training.events import CheckpointSaved, EvaluationRecorded
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from rltrack.training.context import TrainContext
 
 TRADING_ENTRY_POINT = "rltrack.envs.trading:TradingEnv"
 RANDOM_MIN_EPISODES = 5
@@ -52,6 +54,8 @@ BUY_AND_HOLD_ACTION = 1  # TradingEnv: 0 flat, 1 long, 2 short
 
 Policy = Callable[[Any, gym.Env[Any, Any]], Any]
 """Picks an action from the observation (and the env, for action masks)."""
+PolicyLoader = Callable[[str], Policy]
+"""Makes the deterministic policy of the checkpoint file at a path."""
 StopFn = Callable[[], bool]
 
 
@@ -281,6 +285,42 @@ def model_policy(model: BaseAlgorithm, *, masked: bool = False) -> Policy:
     return act
 
 
+def sb3_loader(
+    model_cls: type[BaseAlgorithm], *, device: str = "auto", masked: bool = False
+) -> PolicyLoader:
+    """Loads an SB3 checkpoint of ``model_cls`` and plays :func:`model_policy`."""
+
+    def load(path: str) -> Policy:
+        return model_policy(model_cls.load(path, device=device), masked=masked)
+
+    return load
+
+
+def iqn_loader(seed: int) -> PolicyLoader:
+    """Loads an IQN checkpoint (rltrack's actor-learner) and plays its local network greedily
+    (no exploration) on the mean of K sampled quantiles, as the actors act; the quantile
+    fractions come from a generator seeded with ``seed``, so an evaluation repeats exactly."""
+
+    def load(path: str) -> Policy:
+        from rltrack.agents.iqn import IQNConfig, IQNPolicy, load_checkpoint
+
+        payload = load_checkpoint(path)
+        cfg = IQNConfig.from_hyperparams(payload["config"])
+        obs_dim = int(payload["obs_dim"])
+        policy = IQNPolicy(obs_dim, int(payload["n_actions"]), cfg, seed=seed)
+        policy.network.load_state_dict(payload["local"])
+        rng = np.random.default_rng(seed)  # unused: epsilon is 0
+
+        def act(obs: Any, env: gym.Env[Any, Any]) -> int:
+            row = np.asarray(obs, dtype=np.float32).reshape(1, obs_dim)
+            actions, _ = policy.act(row, 0.0, rng)
+            return int(actions[0])
+
+        return act
+
+    return load
+
+
 def constant_policy(action: int) -> Policy:
     def act(obs: Any, env: gym.Env[Any, Any]) -> int:
         return action
@@ -338,10 +378,10 @@ def evaluate_checkpoint(
     should_stop: StopFn | None = None,
 ) -> EvalSummary:
     """Load the checkpoint at ``path`` and play it deterministically (opponent ``"agent"``)."""
-    model = model_cls.load(path, device=device)
+    policy = sb3_loader(model_cls, device=device, masked=masked)(path)
     return evaluate_policy(
-        "agent", model_policy(model, masked=masked), env_id, env_kwargs, episodes, seed=seed,
-        checkpoint_path=path, checkpoint_kind=kind, should_stop=should_stop,
+        "agent", policy, env_id, env_kwargs, episodes, seed=seed, checkpoint_path=path,
+        checkpoint_kind=kind, should_stop=should_stop,
     )  # fmt: skip
 
 
@@ -367,30 +407,41 @@ def evaluate_baselines(
     return [hold, rand]
 
 
+def probe_env(env_id: str, env_kwargs: dict[str, Any], prefix: str) -> None:
+    """Build and close one env; its ValueError or TypeError becomes a ConfigError."""
+    try:
+        make_env(env_id, env_kwargs).close()
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{prefix}{exc}") from None
+
+
+def eval_seed(cfg: TrainConfig) -> int:
+    return 0 if cfg.seed is None else cfg.seed
+
+
 def held_out_evaluation(
     cfg: TrainConfig,
-    model_cls: type[BaseAlgorithm],
+    load: PolicyLoader,
     checkpoints: Sequence[tuple[str, str]],
     *,
     should_stop: StopFn | None = None,
 ) -> list[EvalSummary]:
-    """Evaluate each ``(kind, path)`` checkpoint on ``cfg.eval_range``, then the baselines.
+    """Evaluate each ``(kind, path)`` checkpoint, played by ``load(path)``, on
+    ``cfg.eval_range``, then the baselines.
 
     Raises :class:`EvaluationStopped` when ``should_stop`` answers True on the way."""
     kwargs = eval_env_kwargs(cfg)
-    seed = 0 if cfg.seed is None else cfg.seed
-    masked = cfg.algo == "maskable_ppo"
+    seed = eval_seed(cfg)
     out = [
-        evaluate_checkpoint(
-            model_cls,
-            path,
+        evaluate_policy(
+            "agent",
+            load(path),
             cfg.env,
             kwargs,
             cfg.eval_episodes,
             seed=seed,
-            device=cfg.device,
-            masked=masked,
-            kind=kind,
+            checkpoint_path=path,
+            checkpoint_kind=kind,
             should_stop=should_stop,
         )  # fmt: skip
         for kind, path in checkpoints
@@ -399,3 +450,24 @@ def held_out_evaluation(
         cfg.env, kwargs, cfg.eval_episodes, seed=seed, should_stop=should_stop
     )
     return out
+
+
+def final_and_best(saved: Sequence[CheckpointSaved]) -> list[tuple[str, str]]:
+    """The newest ``final`` and ``best`` checkpoints among ``saved``, as (kind, path)."""
+    latest = {c.kind: c.path for c in saved if c.kind in ("final", "best")}
+    return [(kind, latest[kind]) for kind in ("final", "best") if kind in latest]
+
+
+def record_held_out_evaluation(
+    ctx: TrainContext, load: PolicyLoader, checkpoints: Sequence[tuple[str, str]]
+) -> None:
+    """Evaluate ``checkpoints`` and the baselines on ``eval_range`` and emit one
+    EvaluationRecorded each, once all of them are done (none if a stop interrupts)."""
+    try:
+        results = held_out_evaluation(
+            ctx.config, load, checkpoints, should_stop=lambda: ctx.stop.requested
+        )
+    except EvaluationStopped:
+        return
+    for result in results:
+        ctx.sink.emit(result.event(ctx.run_id))

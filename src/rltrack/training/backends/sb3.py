@@ -31,10 +31,12 @@ from rltrack.training.checkpoints import CheckpointManager
 from rltrack.training.context import TrainContext, TrainResult
 from rltrack.training.episodes import EpisodeTracker
 from rltrack.training.evaluate import (
-    EvaluationStopped,
     check_ranges,
     eval_env_kwargs,
-    held_out_evaluation,
+    final_and_best,
+    probe_env,
+    record_held_out_evaluation,
+    sb3_loader,
     train_env_kwargs,
 )
 from rltrack.training.events import EventSink, MetricsLogged
@@ -113,26 +115,18 @@ def _build_checked(cfg: TrainConfig) -> VecEnv:
     prefix = f"env {cfg.env}: "
     if cfg.vec_env == "subproc":
         # A worker process would only die with the env's error: build one here first.
-        _probe(cfg.env, train_env_kwargs(cfg), prefix)
+        probe_env(cfg.env, train_env_kwargs(cfg), prefix)
     try:
         env = build_vec_env(cfg)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{prefix}{exc}") from None
     if cfg.eval_range is not None:
         try:
-            _probe(cfg.env, eval_env_kwargs(cfg), f"--eval-range {cfg.eval_range!r}: ")
+            probe_env(cfg.env, eval_env_kwargs(cfg), f"--eval-range {cfg.eval_range!r}: ")
         except ConfigError:
             env.close()
             raise
     return env
-
-
-def _probe(env_id: str, env_kwargs: dict[str, Any], prefix: str) -> None:
-    """Build and close one env; its ValueError or TypeError becomes a ConfigError."""
-    try:
-        make_env(env_id, env_kwargs).close()
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{prefix}{exc}") from None
 
 
 class _MetricsWriter(KVWriter):
@@ -288,19 +282,10 @@ class Sb3Backend:
         self.checkpoints.save(self._save, "final", timesteps, self._last_index(), metrics)
 
     def evaluate(self) -> None:
-        """Evaluate the final and best checkpoints and the baselines on ``eval_range``; emit
-        one EvaluationRecorded each, once all of them are done (none if a stop interrupts)."""
-        latest = {c.kind: c.path for c in self.checkpoints.saved if c.kind in ("final", "best")}
-        targets = [(kind, latest[kind]) for kind in ("final", "best") if kind in latest]
-        try:
-            results = held_out_evaluation(
-                self.ctx.config, self.model_cls, targets,
-                should_stop=lambda: self.ctx.stop.requested,
-            )  # fmt: skip
-        except EvaluationStopped:
-            return
-        for result in results:
-            self.ctx.sink.emit(result.event(self.ctx.run_id))
+        """Evaluate the final and best checkpoints and the baselines on ``eval_range``."""
+        cfg = self.ctx.config
+        load = sb3_loader(self.model_cls, device=cfg.device, masked=cfg.algo == "maskable_ppo")
+        record_held_out_evaluation(self.ctx, load, final_and_best(self.checkpoints.saved))
 
     def drain(self, timesteps: int) -> int:
         """Step the episodes in flight to their end with the current policy, without learning,

@@ -75,7 +75,10 @@ Choices, and why:
   ``checkpoint_every_steps`` / ``checkpoint_every_episodes``, keeping the last
   ``keep_checkpoints`` periodic ones, plus ``best`` and ``final``. ``--resume`` continues a
   one-agent run from its checkpoint (weights, optimizer, training step, so epsilon goes on
-  where it was); runs of several agents cannot be resumed yet. ``--eval-range`` is refused.
+  where it was); runs of several agents cannot be resumed yet.
+* **Held-out evaluation** (``--eval-range``, the trading env): once training ends (not after a
+  stop), each agent's ``final`` and ``best`` checkpoints are played greedily on the held-out
+  range in the main process, beside buy-and-hold and random, as with the sb3 backend.
 
 Learner metrics (about twice a second, and when learning stops): ``losses/quantile_loss``,
 ``learner/epsilon``, ``learner/grad_norm`` (before clipping), ``learner/grad_norm_clipped``,

@@ -59,7 +59,16 @@ from rltrack.training.backends.actor_learner.workers import (
 )
 from rltrack.training.checkpoints import CheckpointManager
 from rltrack.training.context import TrainContext, TrainResult
-from rltrack.training.evaluate import check_ranges, train_env_kwargs
+from rltrack.training.evaluate import (
+    check_ranges,
+    eval_env_kwargs,
+    eval_seed,
+    final_and_best,
+    iqn_loader,
+    probe_env,
+    record_held_out_evaluation,
+    train_env_kwargs,
+)
 from rltrack.training.events import EpisodeStatus, MetricsLogged
 
 PIDS_FILE = "processes.json"
@@ -154,16 +163,13 @@ class ActorLearnerBackend:
             raise ConfigError(
                 f"backend: actor-learner trains --algo iqn only; use --backend sb3 for {cfg.algo}"
             )
-        if cfg.eval_range is not None:
-            raise ConfigError(
-                "eval_range: held-out evaluation is not available with the actor-learner "
-                "backend yet; drop --eval-range (evaluate a checkpoint with rltrack evaluate)"
-            )
         check_ranges(cfg)
         self.iqn = iqn_config(cfg.hyperparams)
         self.device = resolve_device(cfg.device)
         self.env_kwargs = train_env_kwargs(cfg)
         self.obs_dim, self.n_actions = env_dims(cfg.env, self.env_kwargs)
+        if cfg.eval_range is not None:
+            probe_env(cfg.env, eval_env_kwargs(cfg), f"--eval-range {cfg.eval_range!r}: ")
         self.agent_ids = agent_ids(cfg)
         # Serial: one process, and small networks run several times faster on one thread than
         # fighting over two. Processes: each learner gets the CPUs the actors leave.
@@ -308,6 +314,8 @@ class ActorLearnerBackend:
             self._write_pids()
             self._loop()
             self._finish(final_timeout=CHECKPOINT_TIMEOUT_S)
+            if cfg.eval_range is not None and not stop.requested:
+                self.evaluate()
         except KeyboardInterrupt:
             # A second Ctrl-C: no drain; close what is in flight, keep the weights if quick.
             self._give_up("truncated")
@@ -392,6 +400,14 @@ class ActorLearnerBackend:
             self.ctx.progress(
                 self.tracker.timesteps, self.tracker.finished, self.tracker.mean_recent_reward()
             )
+
+    def evaluate(self) -> None:
+        """Evaluate every agent's final and best checkpoints, then the baselines, on
+        ``eval_range``, in this process (the actors are done and the learners idle)."""
+        torch.set_num_threads(self.torch_threads)
+        targets = [t for manager in self.checkpoints for t in final_and_best(manager.saved)]
+        load = iqn_loader(eval_seed(self.ctx.config))
+        record_held_out_evaluation(self.ctx, load, targets)
 
     def _stop_learning(self, agent: int) -> None:
         assert self.workers is not None
