@@ -39,7 +39,7 @@ from _machine import add_idle_wait_option, foreign_cpu, machine, wait_until_idle
 from rltrack.config import TrainConfig
 from rltrack.tracking.logger import RunLogger
 from rltrack.tracking.store import open_store
-from rltrack.training.backends.sb3 import Sb3Backend, build_vec_env
+from rltrack.training.backends.sb3 import Sb3Backend, build_vec_env, policy_name
 from rltrack.training.context import TrainContext
 from rltrack.training.events import Event, RunEnded, RunStarted
 
@@ -81,6 +81,8 @@ def config(timesteps: int) -> TrainConfig:
         checkpoint_every_steps=None,
         checkpoint_every_episodes=None,
         drain_max_steps=0,
+        # The backend trains on this many threads; plain SB3 on the process's, set the same.
+        torch_threads=torch.get_num_threads(),
     )
 
 
@@ -135,7 +137,8 @@ def run_backend(cfg: TrainConfig, folder: Path, *, tracked: bool) -> dict[str, A
 def run_plain(cfg: TrainConfig, folder: Path) -> dict[str, Any]:
     env = build_vec_env(cfg)
     try:
-        model = PPO(cfg.policy, env, seed=cfg.seed, device=cfg.device, verbose=0, **cfg.hyperparams)
+        policy = policy_name(cfg.policy, env.observation_space)  # "auto" -> MlpPolicy
+        model = PPO(policy, env, seed=cfg.seed, device=cfg.device, verbose=0, **cfg.hyperparams)
         t = time.perf_counter()
         model.learn(total_timesteps=cfg.total_timesteps, progress_bar=False)
         elapsed = time.perf_counter() - t

@@ -111,6 +111,7 @@ def config(args: argparse.Namespace) -> TrainConfig:
             "seed": args.seed, "device": "cpu", "progress": False,
             "env_kwargs": {"data": args.data}, "train_range": args.train_range,
             "eval_range": args.eval_range, "eval_episodes": args.eval_episodes,
+            "torch_threads": args.torch_threads,
         }
     )  # fmt: skip
 
