@@ -430,13 +430,19 @@ def show(run: str, json_: JsonOpt = False, db: DbOpt = None) -> None:
     for c in data["checkpoints"]:
         out.print(f"  checkpoint  {c['kind']:<8} step {c['timestep']:>9}  {c['path']}")
     for e in data["evaluations"]:
-        # Which checkpoint an agent's evaluation played (final.zip, best.pt, ...).
-        played = f" {Path(e['checkpoint_path']).name}" if e["checkpoint_path"] else ""
+        played = f" {_checkpoint_label(e['checkpoint_path'])}" if e["checkpoint_path"] else ""
         out.print(
-            f"  evaluation  {(e['opponent'] or '-') + played:<20} reward {e['mean_reward']:.4g} "
+            f"  evaluation  {(e['opponent'] or '-') + played:<24} reward {e['mean_reward']:.4g} "
             f"± {e['std_reward']:.3g} over {e['episodes']} episodes",
             highlight=False,
         )
+
+
+def _checkpoint_label(path: str) -> str:
+    """Which checkpoint an evaluation played: ``final.zip``, or ``agent-1/best.pt`` for one of
+    several agents (each has its own folder under the run's checkpoints)."""
+    p = Path(path)
+    return p.name if p.parent.name == "checkpoints" else f"{p.parent.name}/{p.name}"
 
 
 @app.command()

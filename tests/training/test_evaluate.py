@@ -361,6 +361,19 @@ def test_iqn_actor_learner_records_held_out_evaluations(bars: Path, tmp_path: Pa
     assert again[0].metrics == pytest.approx(evals[0].metrics)
 
 
+def test_each_iqn_agent_has_its_checkpoints_evaluated(bars: Path, tmp_path: Path) -> None:
+    sink = ListSink()
+    cfg = iqn_backend_config(bars, agents=2)
+    ActorLearnerBackend(TrainContext(cfg, "run-two", tmp_path / "run", sink)).train()
+    # best.pt is rewritten whenever it improves: the same four files in the end.
+    saved = {c.path for c in sink.of(CheckpointSaved) if c.kind in ("final", "best")}
+    assert len(saved) == 4 and len({Path(p).parent for p in saved}) == 2  # a folder per agent
+    evals = sink.of(EvaluationRecorded)
+    agents = [e.checkpoint_path for e in evals if e.opponent == "agent"]
+    assert len(agents) == 4 and set(agents) == saved
+    assert [e.opponent for e in evals[4:]] == ["buy_and_hold", "random"]
+
+
 def test_iqn_refuses_a_held_out_range_the_env_refuses(bars: Path, tmp_path: Path) -> None:
     cfg = iqn_backend_config(bars, eval_range="2030-01-01:")
     with pytest.raises(ConfigError, match="--eval-range"):
