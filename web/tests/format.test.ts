@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DASH,
+  checkpointLabel,
   formatBytes,
   formatCompact,
   formatDateTime,
@@ -122,5 +123,17 @@ describe('values', () => {
     expect(formatWin(0)).toBe('loss');
     expect(formatWin(0.5)).toBe('tie');
     expect(formatWin(null)).toBe(DASH);
+  });
+});
+
+describe('checkpointLabel', () => {
+  it('names the file, and the agent folder of one of several agents', () => {
+    expect(checkpointLabel('/home/u/rltrack/runs/abc/checkpoints/final.zip')).toBe('final.zip');
+    expect(checkpointLabel('/data/runs/abc/checkpoints/agent-1/best.pt')).toBe('agent-1/best.pt');
+    expect(checkpointLabel('C:\\runs\\abc\\checkpoints\\step_000000002048.zip')).toBe(
+      'step_000000002048.zip',
+    );
+    expect(checkpointLabel('final.pt')).toBe('final.pt');
+    expect(checkpointLabel(null)).toBe(DASH);
   });
 });

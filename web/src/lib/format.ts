@@ -144,3 +144,13 @@ export function stepsPerSecond(
 export function shortId(id: string): string {
   return id.length > 8 ? id.slice(0, 8) : id;
 }
+
+/** A checkpoint file's short name: `final.zip`, or `agent-1/best.pt` when the run trained
+ * several agents (each keeps its checkpoints in its own folder under `checkpoints/`). */
+export function checkpointLabel(path: string | null | undefined): string {
+  if (!path) return DASH;
+  const parts = path.split(/[\\/]/).filter((p) => p !== '');
+  const name = parts[parts.length - 1] ?? path;
+  const folder = parts[parts.length - 2];
+  return folder === undefined || folder === 'checkpoints' ? name : `${folder}/${name}`;
+}

@@ -7,12 +7,12 @@ import type { EpisodeDetailRaw, EpisodeModel, Run, StepTrace, Trade } from '../a
 import { Chart, fade, PALETTE } from '../components/Chart';
 import { Card, KeyValues, Stat } from '../components/Layout';
 import { Link } from '../components/Link';
-import { basename } from '../components/run/RunTables';
 import { Empty, ErrorState, Loading } from '../components/States';
 import { StatusBadge } from '../components/StatusBadge';
 import { useApi } from '../hooks/useApi';
 import {
   DASH,
+  checkpointLabel,
   formatDateTime,
   formatDuration,
   formatInt,
@@ -127,7 +127,7 @@ export function EpisodePage({ episodeId }: { episodeId: string }) {
                 'Model',
                 model.data?.checkpoint ? (
                   <span key="m" title={model.data.checkpoint.path}>
-                    {basename(model.data.checkpoint.path)} (episode {formatInt(model.data.checkpoint.episode_index)},{' '}
+                    {checkpointLabel(model.data.checkpoint.path)} (episode {formatInt(model.data.checkpoint.episode_index)},{' '}
                     {model.data.checkpoint.kind})
                   </span>
                 ) : model.data ? (

@@ -1,14 +1,15 @@
 // A run's checkpoints, evaluations, videos and other artifacts.
 import { api } from '../../api/routes';
 import type { Artifact, Checkpoint, Evaluation } from '../../api/types';
-import { formatBytes, formatDateTime, formatInt, formatNumber, formatPercent } from '../../lib/format';
+import {
+  checkpointLabel,
+  formatBytes,
+  formatDateTime,
+  formatInt,
+  formatNumber,
+  formatPercent,
+} from '../../lib/format';
 import { Empty } from '../States';
-
-export function basename(path: string | null | undefined): string {
-  if (!path) return '—';
-  const parts = path.split(/[\\/]/);
-  return parts[parts.length - 1] || path;
-}
 
 export function CheckpointsTable({ checkpoints }: { checkpoints: Checkpoint[] }) {
   if (checkpoints.length === 0) return <Empty title="No checkpoints saved" />;
@@ -31,7 +32,7 @@ export function CheckpointsTable({ checkpoints }: { checkpoints: Checkpoint[] })
             <tr key={c.id}>
               <td className="mono" title={c.path}>
                 <a href={api.checkpointDownload(c.id)} download>
-                  {basename(c.path)}
+                  {checkpointLabel(c.path)}
                 </a>
               </td>
               <td>
@@ -73,7 +74,7 @@ export function EvaluationsTable({ evaluations }: { evaluations: Evaluation[] })
             <tr key={e.id}>
               <td>{e.opponent ?? 'agent'}</td>
               <td className="mono" title={e.checkpoint_path ?? undefined}>
-                {basename(e.checkpoint_path)}
+                {checkpointLabel(e.checkpoint_path)}
               </td>
               <td className="num">{formatInt(e.episodes)}</td>
               <td className="num">
