@@ -17,6 +17,7 @@ from rltrack.tracking.sql.store import SqlStore
 from rltrack.tracking.store import (
     NotFoundError,
     RunFilter,
+    SchemaError,
     StoreError,
     UnavailableError,
     open_store,
@@ -34,6 +35,7 @@ from rltrack.training.events import (
     StepRecord,
     TradeRecord,
 )
+from tests.conftest import Cli
 
 T0 = dt.datetime(2025, 5, 4, 10, 30, 15, 123456, tzinfo=dt.UTC)
 CEST = dt.timezone(dt.timedelta(hours=2))
@@ -602,6 +604,17 @@ def test_sqlite_location_that_cannot_be_created_is_unavailable(tmp_path: Path) -
     message = str(info.value)
     assert str(blocker) in message
     assert "--db" in message or "RLTRACK_HOME" in message
+
+
+def test_a_file_that_is_not_a_database_is_refused_and_kept(cli: Cli, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.db"
+    notes.write_text("my notes, not a database\n" * 100)
+    with pytest.raises(SchemaError, match="not a database"):
+        SqlStore(f"sqlite:///{notes}")
+    result = cli("runs", "--db", f"sqlite:///{notes}")
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert str(notes) in result.stderr and "not a database" in result.stderr
+    assert notes.read_text() == "my notes, not a database\n" * 100
 
 
 def test_sqlite_under_proc_is_unavailable() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
 from rltrack.tracking.store import SchemaError, UnavailableError
 
@@ -197,6 +197,12 @@ def ensure_schema(url: str, engine: Engine, *, create: bool) -> None:
             tables = current is None and inspect(conn).has_table("runs")
     except OperationalError as exc:
         raise UnavailableError(f"cannot reach the database at {safe_url(url)}: {exc.orig}") from exc
+    except DatabaseError as exc:
+        # Reached, but not a database it can read: a SQLite path that holds some other file.
+        raise SchemaError(
+            f"{safe_url(url)} is not a database rltrack can read ({exc.orig}); point --db or "
+            "RLTRACK_DATABASE_URL at an rltrack database, or move the file away to start anew"
+        ) from exc
     head = HEAD_REVISION
     if current == head:
         return
