@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -44,11 +45,34 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def open_store(db: str | None, *, create: bool = True) -> Any:
+def missing_database(db: str | None) -> Path | None:
+    """The SQLite file the command would read when it does not exist (else None)."""
+    from sqlalchemy.exc import ArgumentError
+
+    from rltrack.tracking.sql.engine import sqlite_path
+
+    url = settings.database_url(db)
+    try:
+        path = sqlite_path(url) if url.startswith("sqlite") else None
+    except ArgumentError:
+        return None  # open_store names the bad URL
+    return path if path is not None and not path.exists() else None
+
+
+def open_store(db: str | None, *, runs: Sequence[str]) -> Any:
+    """The store of a command that reads the recorded ``runs`` (and may add to them). A SQLite
+    file that does not exist is an error naming it, not a new empty database: a mistyped --db
+    would otherwise leave a stray file, and folders, behind."""
     from rltrack.tracking.store import StoreError, open_store
 
+    missing = missing_database(db)
+    if missing is not None:
+        fail(
+            f"no run {', '.join(runs)}: there is no database at {missing} (nothing has trained "
+            "there yet); train a run first, or point --db or RLTRACK_DATABASE_URL at another"
+        )
     try:
-        return open_store(settings.database_url(db), create=create)
+        return open_store(settings.database_url(db), create=True)
     except StoreError as exc:
         fail(str(exc))
 
@@ -155,7 +179,7 @@ def train(
         parent = None
         base: dict[str, Any] = {}
         if resume:
-            store = open_store(db)
+            store = open_store(db, runs=[resume])
             parent = find_run(store, resume)
             base = {k: v for k, v in parent.config.items() if k not in ("run_name", "mode")}
         cfg = build_config(file=config, overrides=overrides, base=base)
@@ -362,7 +386,15 @@ def runs(
 
     if status is not None and status not in STATUSES:
         fail(f"--status {status!r}: choose one of {', '.join(STATUSES)}")
-    store = open_store(db)
+    missing = missing_database(db)
+    if missing is not None:
+        # Nothing trained there yet: no runs, and no empty database created to say so.
+        if json_:
+            print_json([])
+        else:
+            err.print(f"no runs recorded yet: there is no database at {missing}", highlight=False)
+        return
+    store = open_store(db, runs=[])
     found = store.list_runs(RunFilter(status=status, agent_id=agent_id, limit=limit))
     if json_:
         print_json([run_summary(r) for r in found])
@@ -381,7 +413,7 @@ def runs(
 @app.command()
 def show(run: str, json_: JsonOpt = False, db: DbOpt = None) -> None:
     """One run: its configuration, progress and checkpoints."""
-    store = open_store(db)
+    store = open_store(db, runs=[run])
     r = find_run(store, run)
     counts = store.count_episodes(r.id)
     checkpoints = store.list_checkpoints(r.id)
@@ -457,7 +489,7 @@ def episodes(
     """Every episode of a run."""
     if status is not None and status not in ("started", "completed", "truncated", "error"):
         fail(f"--status {status!r}: choose one of started, completed, truncated, error")
-    store = open_store(db)
+    store = open_store(db, runs=[run])
     r = find_run(store, run)
     rows = store.list_episodes(r.id, status=status)
     items = [
@@ -500,7 +532,7 @@ def metrics(
     db: DbOpt = None,
 ) -> None:
     """Training metrics of a run (losses, rewards, fps, ...)."""
-    store = open_store(db)
+    store = open_store(db, runs=[run])
     r = find_run(store, run)
     rows = store.list_metrics(r.id, key=key)
     if json_:
@@ -537,7 +569,7 @@ def check(
     db: DbOpt = None,
 ) -> None:
     """Is every episode of a run final, with its metrics? Exit 0 only when it is."""
-    store = open_store(db)
+    store = open_store(db, runs=[run])
     r = find_run(store, run)
     repaired = 0
     if repair:
@@ -656,7 +688,7 @@ def video(
         )  # fmt: skip
     except VideoError as exc:
         fail(str(exc))
-    store = open_store(db)
+    store = open_store(db, runs=runs)
     found = [find_run(store, ref) for ref in runs]
     try:
         result = make_video(

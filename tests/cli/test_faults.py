@@ -237,6 +237,18 @@ def test_check_on_unknown_run_is_usage_error(cli: Cli) -> None:
     assert result.code == 2 and "no run" in result.stderr
 
 
+def test_reading_a_database_that_does_not_exist_creates_nothing(cli: Cli, tmp_path: Path) -> None:
+    typo = tmp_path / "typo" / "rltrak.db"
+    url = f"sqlite:///{typo}"
+    listed = cli("runs", "--json", "--db", url)
+    assert listed.code == 0 and listed.json() == []
+    for args in (("show", "abc"), ("episodes", "abc"), ("metrics", "abc"), ("check", "abc")):
+        result = cli(*args, "--db", url)
+        assert result.code == 2, args
+        assert str(typo) in result.stderr and "Traceback" not in result.stderr
+    assert not typo.parent.exists(), "no folder, no empty database left behind"
+
+
 @contextmanager
 def own_filesystem(where: Path, size: str = "32m") -> Iterator[Path]:
     """A tmpfs of our own. The tests run as root, where chmod does not stop writes; a full
