@@ -30,6 +30,7 @@ def test_smoke_with_two_actors_records_a_learning_run(cli: Cli) -> None:
     assert show["status"] == "completed" and show["backend"] == "actor-learner"
     assert show["timesteps"] == 4096
     assert show["config"]["hyperparams"]["publish_interval"] == 5
+    assert show["config"]["torch_threads"] == 1  # the learner's, whatever the CPU count
     episodes = cli("episodes", run_id, "--json").json()
     assert (
         [e["index"] for e in episodes]

@@ -171,11 +171,9 @@ class ActorLearnerBackend:
         if cfg.eval_range is not None:
             probe_env(cfg.env, eval_env_kwargs(cfg), f"--eval-range {cfg.eval_range!r}: ")
         self.agent_ids = agent_ids(cfg)
-        # Serial: one process, and small networks run several times faster on one thread than
-        # fighting over two. Processes: each learner gets the CPUs the actors leave.
-        spare = (os.cpu_count() or 2) - cfg.num_actors * cfg.agents
-        auto = 1 if cfg.num_actors == 0 else max(1, spare // cfg.agents)
-        self.torch_threads = cfg.torch_threads or auto
+        # IQN's small networks run no faster on more threads (two were measured against one
+        # for the learner), and serially several times slower while the threads fight.
+        self.torch_threads = cfg.torch_threads or 1
         self.resume: dict[str, Any] | None = None
         if ctx.resume_checkpoint is not None:
             self.resume = self._resume_payload(ctx.resume_checkpoint)
