@@ -734,6 +734,14 @@ class IQNPolicy:
         self.network.requires_grad_(False)
         self.network.eval()
 
+    @classmethod
+    def from_checkpoint(cls, payload: Mapping[str, Any], seed: int | None = None) -> IQNPolicy:
+        """The policy of a learner's :meth:`IQNLearner.checkpoint` (its local network)."""
+        cfg = IQNConfig.from_hyperparams(payload["config"])
+        policy = cls(int(payload["obs_dim"]), int(payload["n_actions"]), cfg, seed)
+        policy.network.load_state_dict(payload["local"])
+        return policy
+
     def act(
         self, obs: np.ndarray, epsilon: float, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:

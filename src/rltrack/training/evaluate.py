@@ -302,13 +302,10 @@ def iqn_loader(seed: int) -> PolicyLoader:
     fractions come from a generator seeded with ``seed``, so an evaluation repeats exactly."""
 
     def load(path: str) -> Policy:
-        from rltrack.agents.iqn import IQNConfig, IQNPolicy, load_checkpoint
+        from rltrack.agents.iqn import IQNPolicy, load_checkpoint
 
-        payload = load_checkpoint(path)
-        cfg = IQNConfig.from_hyperparams(payload["config"])
-        obs_dim = int(payload["obs_dim"])
-        policy = IQNPolicy(obs_dim, int(payload["n_actions"]), cfg, seed=seed)
-        policy.network.load_state_dict(payload["local"])
+        policy = IQNPolicy.from_checkpoint(load_checkpoint(path), seed)
+        obs_dim = policy.network.obs_dim
         rng = np.random.default_rng(seed)  # unused: epsilon is 0
 
         def act(obs: Any, env: gym.Env[Any, Any]) -> int:

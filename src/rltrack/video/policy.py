@@ -267,10 +267,9 @@ class IqnView:
         observation_space: gym.Space[Any],
         deterministic: bool,
     ) -> None:
-        from rltrack.agents.iqn import EpsilonSchedule, IQNConfig, IQNNetwork, load_checkpoint
+        from rltrack.agents.iqn import EpsilonSchedule, IQNPolicy, load_checkpoint
 
         payload = load_checkpoint(path)
-        cfg = IQNConfig.from_hyperparams(payload["config"])
         self.obs_dim, self.n_values = int(payload["obs_dim"]), int(payload["n_actions"])
         n = getattr(action_space, "n", None)
         dim = int(np.prod(observation_space.shape or (0,)))
@@ -279,13 +278,11 @@ class IqnView:
                 f"checkpoint {path} has {self.obs_dim} inputs and {self.n_values} actions; the "
                 f"env has {dim} and {n}"
             )
+        policy = IQNPolicy.from_checkpoint(payload, seed=0)
+        cfg = policy.cfg
         self.k = cfg.k_quantiles
-        self.generator = torch.Generator()
-        self.generator.manual_seed(0)
-        self.network = IQNNetwork(self.obs_dim, self.n_values, cfg, self.generator)
-        self.network.load_state_dict(payload["local"])
-        self.network.requires_grad_(False)
-        self.network.eval()
+        self.generator = policy.generator
+        self.network = policy.network
         step = int(payload.get("training_step", 0))
         self.epsilon = 0.0 if deterministic else EpsilonSchedule.from_config(cfg).value(step)
         self.title = "mean quantile Q-values"
