@@ -34,7 +34,9 @@ EXIT_USAGE = 2
 DbOpt = Annotated[
     str | None,
     typer.Option(
-        "--db", help="Database URL (default: RLTRACK_DATABASE_URL, else SQLite in RLTRACK_HOME)."
+        "--db",
+        help="Database URL, or the path of a SQLite file (default: RLTRACK_DATABASE_URL, else "
+        "SQLite in RLTRACK_HOME).",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -47,14 +49,13 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def missing_database(db: str | None) -> Path | None:
     """The SQLite file the command would read when it does not exist (else None)."""
-    from sqlalchemy.exc import ArgumentError
-
     from rltrack.tracking.sql.engine import sqlite_path
+    from rltrack.tracking.store import DatabaseURLError
 
     url = settings.database_url(db)
     try:
         path = sqlite_path(url) if url.startswith("sqlite") else None
-    except ArgumentError:
+    except DatabaseURLError:
         return None  # open_store names the bad URL
     return path if path is not None and not path.exists() else None
 
@@ -201,14 +202,14 @@ def _store_for_training(db: str | None) -> Any:
     answers. A SQLite location that cannot hold a database is a usage error."""
     from rltrack.tracking.deferred import DeferredStore
     from rltrack.tracking.sql.engine import is_sqlite, normalize_url, safe_url
-    from rltrack.tracking.store import StoreError, UnavailableError
+    from rltrack.tracking.store import DatabaseURLError, StoreError, UnavailableError
     from rltrack.tracking.store import open_store as open_url
 
     url = normalize_url(settings.database_url(db))
     try:
         return open_url(url)
     except UnavailableError as exc:
-        if is_sqlite(url):
+        if is_sqlite(url) or isinstance(exc, DatabaseURLError):
             fail(str(exc))
         err.print(
             f"[yellow]database {safe_url(url)} unreachable at start[/] ({exc}); training "

@@ -11,10 +11,19 @@ def home() -> Path:
 
 
 def database_url(explicit: str | None = None) -> str:
-    """``--db`` beats ``RLTRACK_DATABASE_URL`` beats SQLite in RLTRACK_HOME."""
+    """``--db`` beats ``RLTRACK_DATABASE_URL`` beats SQLite in RLTRACK_HOME. Either may be a
+    URL or the path of a SQLite file (see :func:`as_url`)."""
     if explicit:
-        return explicit
+        return as_url(explicit)
     env = os.environ.get("RLTRACK_DATABASE_URL")
     if env:
-        return env
+        return as_url(env)
     return f"sqlite:///{home() / 'rltrack.db'}"
+
+
+def as_url(value: str) -> str:
+    """A database URL as given, or a file path (``runs.db``, ``~/rl/runs.db``, nothing like
+    ``scheme://``) as the URL of that SQLite file: what ``--db runs.db`` obviously means."""
+    if "://" in value or value.startswith("sqlite:"):
+        return value
+    return f"sqlite:///{Path(value).expanduser()}"

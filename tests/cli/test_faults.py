@@ -249,6 +249,40 @@ def test_reading_a_database_that_does_not_exist_creates_nothing(cli: Cli, tmp_pa
     assert not typo.parent.exists(), "no folder, no empty database left behind"
 
 
+def test_a_database_given_by_its_path_is_that_sqlite_file(cli: Cli, tmp_path: Path) -> None:
+    """`--db runs.db` is the SQLite file runs.db (relative to where the command runs), not a
+    URL that never answers, with training spooled to nowhere the user meant."""
+    result = cli(
+        "train", "--algo", "ppo", "--env", "CartPole-v1", "--mode", "smoke",
+        "--total-timesteps", "256", "--no-progress", "--db", "runs.db",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "unreachable" not in result.stderr
+    db = cli.home / "runs.db"
+    assert db.is_file()
+    for ref in ("runs.db", str(db), f"sqlite:///{db}"):
+        listed = cli("runs", "--json", "--db", ref)
+        assert [r["run_id"] for r in listed.json()] == [result.run_id], ref
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [("nonsense://x", "unsupported database"), ("postgresql+psycopg://u@h:notaport/d", "URL")],
+)
+def test_training_refuses_a_database_url_that_can_never_work(
+    cli: Cli, url: str, needle: str
+) -> None:
+    """A malformed URL is a usage error at start, not a server that is away for a while."""
+    result = cli(
+        "train", "--algo", "ppo", "--env", "CartPole-v1", "--mode", "smoke",
+        "--total-timesteps", "256", "--no-progress", "--db", url,
+    )  # fmt: skip
+    assert result.code == 2
+    assert needle in result.stderr and "Traceback" not in result.stderr
+    assert "spooled" not in result.stderr
+    assert not (cli.home / "runs").exists(), "no run folder or spool for a run that never began"
+
+
 @contextmanager
 def own_filesystem(where: Path, size: str = "32m") -> Iterator[Path]:
     """A tmpfs of our own. The tests run as root, where chmod does not stop writes; a full

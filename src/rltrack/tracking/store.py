@@ -42,6 +42,11 @@ class UnavailableError(StoreError):
     """The database cannot be reached (down, unwritable, locked for too long)."""
 
 
+class DatabaseURLError(UnavailableError):
+    """The database URL itself is wrong (malformed, an unsupported database, a driver that is
+    not installed): no server will ever answer at it, so waiting or retrying cannot help."""
+
+
 class SchemaError(StoreError):
     """The database schema is missing or older than this version of rltrack."""
 

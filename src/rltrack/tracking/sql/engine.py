@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
-from rltrack.tracking.store import SchemaError, UnavailableError
+from rltrack.tracking.store import DatabaseURLError, SchemaError, UnavailableError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest migration in migrations/versions. Opening a database compares its revision with
@@ -58,7 +59,7 @@ def is_sqlite(url: str) -> bool:
 
 
 def sqlite_path(url: str) -> Path | None:
-    database = make_url(url).database
+    database = parse_url(url).database
     if not database or database == ":memory:":
         return None
     return Path(database)
@@ -89,15 +90,27 @@ def check_sqlite_location(url: str) -> None:
         )
 
 
+def parse_url(url: str) -> URL:
+    """SQLAlchemy's URL of ``url``; :class:`DatabaseURLError` naming it (password hidden) when
+    it is not one."""
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        raise DatabaseURLError(
+            f"not a database URL: {hide_password(url)!r}; use sqlite:///path/to.db, the path "
+            "of a SQLite file, or postgresql+psycopg://user@host:port/dbname"
+        ) from exc
+
+
+def hide_password(url: str) -> str:
+    """``scheme://user:secret@host`` as ``scheme://user:***@host``, for a URL that SQLAlchemy
+    cannot parse (and so cannot render without its password)."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise UnavailableError(
-            f"not a database URL: {url!r}; use sqlite:///path/to.db or "
-            "postgresql+psycopg://user@host:port/dbname"
-        ) from exc
+    parsed = parse_url(url)
     kwargs: dict[str, Any] = {"json_serializer": json_dumps}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": sqlite_busy_timeout_ms() / 1000}
@@ -105,14 +118,14 @@ def make_engine(url: str) -> Engine:
         kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {"connect_timeout": 5}
     else:
-        raise UnavailableError(
-            f"unsupported database {parsed.get_backend_name()!r} in {url!r}; "
+        raise DatabaseURLError(
+            f"unsupported database {parsed.get_backend_name()!r} in {safe_url(url)!r}; "
             "rltrack supports sqlite:/// and postgresql+psycopg://"
         )
     try:
         engine = create_engine(url, **kwargs)
     except Exception as exc:  # a missing driver, a malformed query string, ...
-        raise UnavailableError(f"cannot use database URL {url!r}: {exc}") from exc
+        raise DatabaseURLError(f"cannot use database URL {safe_url(url)!r}: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
     return engine
@@ -229,5 +242,5 @@ def safe_url(url: str) -> str:
     """The URL with any password hidden, for messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    except (ArgumentError, ValueError):
+        return hide_password(url)
