@@ -484,15 +484,38 @@ def episodes(
     status: Annotated[
         str | None, typer.Option(help="started, completed, truncated or error.")
     ] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="index, total_reward or steps; a leading - sorts descending "
+            "(-index: newest first, -total_reward: best first)."
+        ),
+    ] = "index",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N episodes in that order.")
+    ] = None,
     json_: JsonOpt = False,
     db: DbOpt = None,
 ) -> None:
-    """Every episode of a run."""
+    """Every episode of a run (or the first --limit of them in --sort order)."""
+    from rltrack.tracking.store import EPISODE_SORTS, EpisodeFilter
+
     if status is not None and status not in ("started", "completed", "truncated", "error"):
         fail(f"--status {status!r}: choose one of started, completed, truncated, error")
+    if sort.removeprefix("-") not in EPISODE_SORTS:
+        choices = ", ".join(EPISODE_SORTS)
+        fail(f"--sort {sort!r}: choose one of {choices}, each with a leading - for descending")
     store = open_store(db, runs=[run])
     r = find_run(store, run)
-    rows = store.list_episodes(r.id, status=status)
+    if sort == "index" and limit is None:
+        rows = store.list_episodes(r.id, status=status)
+    else:
+        page = store.episode_page(
+            r.id, flt=EpisodeFilter(status=status), sort=sort, limit=limit or 2**31 - 1
+        )
+        rows = page.items
+        if not json_ and len(rows) < page.total:
+            err.print(f"{len(rows)} of {page.total:,} episodes, by {sort}", highlight=False)
     items = [
         {
             "index": e.index,
@@ -536,6 +559,13 @@ def metrics(
     store = open_store(db, runs=[run])
     r = find_run(store, run)
     rows = store.list_metrics(r.id, key=key)
+    if key is not None and not rows:
+        keys = store.metric_keys(r.id)
+        err.print(
+            f"run {r.id[:8]} has no metric {key!r}"
+            + (f"; its metrics: {', '.join(keys)}" if keys else " (it has logged none yet)"),
+            highlight=False,
+        )
     if json_:
         print_json(
             [

@@ -55,6 +55,19 @@ def test_ppo_four_envs_records_every_episode(cli: Cli) -> None:
     runs = cli("runs", "--json").json()
     assert [r["run_id"] for r in runs] == [run_id]
     assert runs[0]["algorithm"] == "ppo" and runs[0]["env_id"] == "CartPole-v1"
+    # The newest episodes, and the best ones, without printing the whole run.
+    newest = cli("episodes", run_id, "--sort", "-index", "--limit", "3", "--json").json()
+    assert [e["index"] for e in newest] == [e["index"] for e in episodes[::-1][:3]]
+    best = cli("episodes", run_id, "--sort", "-total_reward", "--limit", "5", "--json").json()
+    top = sorted(episodes, key=lambda e: (-e["total_reward"], e["index"]))[:5]
+    assert [e["index"] for e in best] == [e["index"] for e in top]
+    table = cli("episodes", run_id, "--limit", "2")
+    assert f"2 of {len(episodes)} episodes" in table.stderr
+    bad = cli("episodes", run_id, "--sort", "reward")
+    assert bad.code == 2 and "total_reward" in bad.stderr
+    # A mistyped metric key names the run's keys instead of an empty answer.
+    typo = cli("metrics", run_id, "--key", "rollout/ep_rew_man")
+    assert typo.code == 0 and "rollout/ep_rew_mean" in typo.stderr
 
 
 def test_dqn_records_epsilon_per_episode(cli: Cli) -> None:
