@@ -290,8 +290,9 @@ def run_context(
     for a, b in zip(chapters, chapters[1:], strict=False):
         if a.checkpoint_path == b.checkpoint_path:
             warnings.append(
-                f"run {run.name} ({run.id[:8]}): milestones {a.milestone_pct:g}% and "
-                f"{b.milestone_pct:g}% play the same checkpoint (step {a.checkpoint_timestep}); "
+                f"run {run.name} ({run.id[:8]}): milestones {round(a.milestone_pct, 1):g}% and "
+                f"{round(b.milestone_pct, 1):g}% play the same checkpoint "
+                f"(step {a.checkpoint_timestep}); "
                 f"it keeps {len(checkpoints)} checkpoints: train with --keep-checkpoints to keep "
                 "more, or ask for fewer milestones"
             )
