@@ -30,6 +30,8 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_USAGE = 2
+# The most episodes `rltrack episodes` prints as a table without --limit.
+TABLE_ROWS = 1000
 
 DbOpt = Annotated[
     str | None,
@@ -497,7 +499,8 @@ def episodes(
     json_: JsonOpt = False,
     db: DbOpt = None,
 ) -> None:
-    """Every episode of a run (or the first --limit of them in --sort order)."""
+    """The episodes of a run: a table of the first 1,000 in --sort order (--limit N for
+    another number), or all of them with --json."""
     from rltrack.tracking.store import EPISODE_SORTS, EpisodeFilter
 
     if status is not None and status not in ("started", "completed", "truncated", "error"):
@@ -507,15 +510,19 @@ def episodes(
         fail(f"--sort {sort!r}: choose one of {choices}, each with a leading - for descending")
     store = open_store(db, runs=[run])
     r = find_run(store, run)
-    if sort == "index" and limit is None:
+    # A table stops at TABLE_ROWS unless --limit says otherwise (a long run has a million
+    # episodes, which no terminal wants); --json gives them all.
+    cap = limit if limit is not None or json_ else TABLE_ROWS
+    if sort == "index" and cap is None:
         rows = store.list_episodes(r.id, status=status)
     else:
         page = store.episode_page(
-            r.id, flt=EpisodeFilter(status=status), sort=sort, limit=limit or 2**31 - 1
+            r.id, flt=EpisodeFilter(status=status), sort=sort, limit=cap or 2**31 - 1
         )
         rows = page.items
         if not json_ and len(rows) < page.total:
-            err.print(f"{len(rows)} of {page.total:,} episodes, by {sort}", highlight=False)
+            more = "" if limit is not None else "; --limit N shows more, --json all of them"
+            err.print(f"{len(rows):,} of {page.total:,} episodes, by {sort}{more}", highlight=False)
     items = [
         {
             "index": e.index,

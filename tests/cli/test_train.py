@@ -42,7 +42,7 @@ def check_complete_record(cli: Cli, run_id: str, num_envs: int) -> list[dict]:
     return episodes
 
 
-def test_ppo_four_envs_records_every_episode(cli: Cli) -> None:
+def test_ppo_four_envs_records_every_episode(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     result = train(cli, "--algo", "ppo", "--env", "CartPole-v1", "--seed", "1", "--num-envs", "4")
     run_id = result.run_id
     assert "completed" in result.stdout
@@ -63,6 +63,12 @@ def test_ppo_four_envs_records_every_episode(cli: Cli) -> None:
     assert [e["index"] for e in best] == [e["index"] for e in top]
     table = cli("episodes", run_id, "--limit", "2")
     assert f"2 of {len(episodes)} episodes" in table.stderr
+    # A table stops at TABLE_ROWS (1,000; 5 here) and says how to see more; JSON has them all.
+    monkeypatch.setattr("rltrack.cli.TABLE_ROWS", 5)
+    capped = cli("episodes", run_id)
+    assert f"5 of {len(episodes)} episodes, by index; --limit N" in capped.stderr
+    assert capped.stdout.count("completed") == 5
+    assert len(cli("episodes", run_id, "--json").json()) == len(episodes)
     bad = cli("episodes", run_id, "--sort", "reward")
     assert bad.code == 2 and "total_reward" in bad.stderr
     # A mistyped metric key names the run's keys instead of an empty answer.
