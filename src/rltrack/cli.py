@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,11 +12,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from rltrack import settings
 from rltrack.config import ALGORITHMS, ConfigError, build_config, deep_merge, parse_set
-from rltrack.tracking.entities import Run, to_jsonable
+from rltrack.tracking.entities import Metric, Run, to_jsonable
 
 app = typer.Typer(
     help="Train RL agents and keep a complete, queryable history of every run.",
@@ -562,7 +563,8 @@ def metrics(
     json_: JsonOpt = False,
     db: DbOpt = None,
 ) -> None:
-    """Training metrics of a run (losses, rewards, fps, ...)."""
+    """Training metrics of a run (losses, rewards, fps, ...): the last value of each, the
+    points of one with --key (a table of the first 1,000), or every point with --json."""
     store = open_store(db, runs=[run])
     r = find_run(store, run)
     rows = store.list_metrics(r.id, key=key)
@@ -587,10 +589,43 @@ def metrics(
             ]  # fmt: skip
         )
         return
+    if key is None:
+        out.print(_metrics_by_key(rows))
+        if rows:
+            err.print(
+                "one row per metric, with its last value; --key KEY for its points, --json for "
+                "every point",
+                highlight=False,
+            )
+        return
     table = Table("key", "timestep", "value", "episodes")
-    for m in rows:
+    for m in rows[:TABLE_ROWS]:
         table.add_row(m.key, str(m.timestep), _fmt(m.value), str(m.episodes))
     out.print(table)
+    if len(rows) > TABLE_ROWS:
+        err.print(
+            f"the first {TABLE_ROWS:,} of {len(rows):,} points of {key}; --json for all of them",
+            highlight=False,
+        )
+
+
+def _metrics_by_key(rows: Sequence[Metric]) -> Table:
+    """A run's metrics at a glance: per key, its number of points, its last value (and the
+    timestep of it), and its smallest and largest finite values."""
+    by_key: dict[str, list[Metric]] = {}
+    for m in rows:  # ordered by key, then timestep
+        by_key.setdefault(m.key, []).append(m)
+    table = Table("points", "last step", "last value", "min", "max")
+    # Keys in full: they are what --key takes.
+    table.columns.insert(0, Column("key", no_wrap=True, min_width=max(map(len, by_key), default=3)))
+    for k, points in by_key.items():
+        finite = [m.value for m in points if math.isfinite(m.value)]
+        last = points[-1]
+        table.add_row(
+            k, f"{len(points):,}", str(last.timestep), _fmt(last.value),
+            _fmt(min(finite)) if finite else "-", _fmt(max(finite)) if finite else "-",
+        )  # fmt: skip
+    return table
 
 
 @app.command()
@@ -754,7 +789,13 @@ def video(
 
 
 def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4g}"
+    """Four significant digits, but whole numbers from 10,000 up in full (12,000 steps, not
+    1.2e+04)."""
+    if value is None:
+        return "-"
+    if math.isfinite(value) and 1e4 <= abs(value) < 1e15:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
 
 
 # -- database -------------------------------------------------------------------------------

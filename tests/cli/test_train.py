@@ -71,6 +71,11 @@ def test_ppo_four_envs_records_every_episode(cli: Cli, monkeypatch: pytest.Monke
     assert len(cli("episodes", run_id, "--json").json()) == len(episodes)
     bad = cli("episodes", run_id, "--sort", "reward")
     assert bad.code == 2 and "total_reward" in bad.stderr
+    # Without --key, one row per metric with its last value (a long run logs thousands).
+    summary = cli("metrics", run_id)
+    assert summary.stdout.count("rollout/ep_rew_mean") == 1 and "--key KEY" in summary.stderr
+    row = next(line for line in summary.stdout.splitlines() if "rollout/ep_rew_mean" in line)
+    assert f"{rew[-1]['value']:.4g}" in row and str(rew[-1]["timestep"]) in row
     # A mistyped metric key names the run's keys instead of an empty answer.
     typo = cli("metrics", run_id, "--key", "rollout/ep_rew_man")
     assert typo.code == 0 and "rollout/ep_rew_mean" in typo.stderr
