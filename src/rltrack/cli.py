@@ -412,6 +412,10 @@ def runs(
             str(r.timesteps), r.start_time.strftime("%Y-%m-%d %H:%M:%S"),
         )  # fmt: skip
     out.print(table)
+    if len(found) == limit:
+        total = store.count_runs(RunFilter(status=status, agent_id=agent_id))
+        if total > limit:
+            err.print(f"the newest {limit} of {total:,} runs; --limit N for more", highlight=False)
 
 
 @app.command()

@@ -113,6 +113,11 @@ def test_resume_continues_as_linked_run(cli: Cli) -> None:
     episodes = cli("episodes", second.run_id, "--json").json()
     assert episodes[0]["index"] == 0 and episodes[0]["start_timestep"] == 4096
     assert sum(e["steps"] - e["drain_steps"] for e in episodes) == 1024
+    # A list cut by --limit says so.
+    newest = cli("runs", "--limit", "1")
+    assert second.run_id[:8] in newest.stdout and first[:8] not in newest.stdout
+    assert "the newest 1 of 2 runs" in newest.stderr
+    assert "of 2 runs" not in cli("runs").stderr
 
 
 def test_ctrl_c_stops_with_130(cli: Cli) -> None:
