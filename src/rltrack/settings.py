@@ -23,7 +23,9 @@ def database_url(explicit: str | None = None) -> str:
 
 def as_url(value: str) -> str:
     """A database URL as given, or a file path (``runs.db``, ``~/rl/runs.db``, nothing like
-    ``scheme://``) as the URL of that SQLite file: what ``--db runs.db`` obviously means."""
+    ``scheme://``) as the URL of that SQLite file: what ``--db runs.db`` obviously means. The
+    path is made absolute, so that what is recorded with it (a spool's target, the run folder
+    printed) still names the same file from another directory."""
     if "://" in value or value.startswith("sqlite:"):
         return value
-    return f"sqlite:///{Path(value).expanduser()}"
+    return f"sqlite:///{Path(value).expanduser().absolute()}"
