@@ -851,6 +851,7 @@ def serve(
         eng.make_engine(url).dispose()
     except StoreError as exc:
         fail(str(exc))
+    _check_listen(host, port)
     out.print(
         f"serving {eng.safe_url(eng.normalize_url(url))} on http://{host}:{port}", highlight=False
     )
@@ -859,6 +860,30 @@ def serve(
         # Live event streams never end by themselves: cut them off at shutdown.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )  # fmt: skip
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Exit 2 naming the problem when ``serve`` could not listen at host:port (a port already
+    taken, an address this machine does not have), rather than uvicorn's log lines and exit 3.
+    Binds the way uvicorn will (SO_REUSEADDR), then lets go."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        fail(f"--host {host!r}: {exc.strerror}; give an address such as 127.0.0.1 or 0.0.0.0")
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(
+                    f"port {port} on {host} is in use (another rltrack serve?); stop it or pass "
+                    "--port with a free one"
+                )
+            fail(f"cannot listen on {host}:{port}: {exc.strerror}; pass another --host or --port")
 
 
 def main() -> None:
