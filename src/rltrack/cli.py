@@ -190,6 +190,13 @@ def train(
         check_env_id(cfg.env)
     except (ConfigError, UnknownEnvError) as exc:
         fail(str(exc))
+    if cfg.resolved_backend == "sb3":
+        for flag, given in (("--num-actors", num_actors), ("--agents", agents)):
+            if given is not None:
+                fail(
+                    f"{flag} is for the actor-learner backend (--algo iqn); {cfg.algo} trains "
+                    "with SB3, which runs environments side by side with --num-envs N"
+                )
     if cfg.device == "cuda":
         import torch
 

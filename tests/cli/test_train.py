@@ -166,6 +166,9 @@ def test_exception_in_env_fails_the_run(cli: Cli) -> None:
         (("--set", "policy=Foo"), "auto, MlpPolicy, CnnPolicy"),
         (("--db", "sqlite:////proc/no/such/dir/x.db"), "/proc/no"),
         (("--resume", "doesnotexist"), "doesnotexist"),
+        (("--set", "hyperparams.n_steps=abc"), "n_steps='abc'"),
+        (("--num-actors", "4"), "--num-envs"),
+        (("--agents", "2"), "actor-learner"),
     ],
 )
 def test_bad_input_is_one_clear_line(cli: Cli, args: tuple[str, ...], needle: str) -> None:

@@ -10,6 +10,7 @@ disk), and a stop requested while it runs abandons it without emitting partial r
 
 from __future__ import annotations
 
+import inspect
 import signal
 import time
 from pathlib import Path
@@ -208,7 +209,7 @@ class Sb3Backend:
                 )  # fmt: skip
         except TypeError as exc:
             self.env.close()
-            raise ConfigError(f"hyperparams: {exc} (not a {cls.__name__} argument)") from None
+            raise ConfigError(_type_error(cls, cfg.hyperparams, exc)) from None
         except (ValueError, AssertionError) as exc:
             self.env.close()
             raise ConfigError(f"hyperparams: {cls.__name__} refused them: {exc}") from None
@@ -312,3 +313,24 @@ class Sb3Backend:
             self.tracker.drain_step(rewards, dones, infos, timesteps, actions)
             taken += 1
         return taken
+
+
+def _type_error(cls: type, hyperparams: dict[str, Any], exc: TypeError) -> str:
+    """What the algorithm's TypeError means for the user: a keyword it does not take, or text
+    where it wants a number (``--set hyperparams.n_steps=abc`` fails deep inside SB3, with a
+    message that names neither the key nor the value)."""
+    text = str(exc)
+    if "unexpected keyword argument" in text:
+        return f"hyperparams: {text} (not a {cls.__name__} argument)"
+    params = inspect.signature(cls.__init__).parameters
+    wrong = [
+        f"{k}={v!r}"
+        for k, v in hyperparams.items()
+        if isinstance(v, str)
+        and k in params
+        and isinstance(params[k].default, int | float)
+        and not isinstance(params[k].default, bool)
+    ]
+    if wrong:
+        return f"hyperparams: {', '.join(wrong)}: {cls.__name__} wants a number there ({text})"
+    return f"hyperparams: {cls.__name__} refused them: {text}"
