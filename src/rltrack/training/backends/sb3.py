@@ -322,7 +322,7 @@ def _type_error(cls: type, hyperparams: dict[str, Any], exc: TypeError) -> str:
     text = str(exc)
     if "unexpected keyword argument" in text:
         return f"hyperparams: {text} (not a {cls.__name__} argument)"
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters
     wrong = [
         f"{k}={v!r}"
         for k, v in hyperparams.items()
