@@ -95,6 +95,20 @@ def test_preset_values_can_be_overridden_by_file_and_command_line(tmp_path: Path
     assert cli.checkpoint_every_steps == 1024
 
 
+def test_numbers_written_with_an_exponent_are_numbers(tmp_path: Path) -> None:
+    """YAML 1.1 (PyYAML) reads 1e-3 as text; an RL config is full of them."""
+    path = write(
+        tmp_path,
+        "hyperparams: {learning_rate: 1e-3, buffer_size: 1E6, net_arch: [2.5e+1, 64]}\n"
+        "env_kwargs: {initial_balance: 1e5, name: e5x}\n",
+    )
+    cfg = build_config(file=path, overrides=parse_set(["hyperparams.gamma=9.9e-1"]))
+    assert cfg.hyperparams["learning_rate"] == 0.001
+    assert cfg.hyperparams["buffer_size"] == 1_000_000.0
+    assert cfg.hyperparams["net_arch"] == [25.0, 64] and cfg.hyperparams["gamma"] == 0.99
+    assert cfg.env_kwargs == {"initial_balance": 100_000.0, "name": "e5x"}
+
+
 def test_mode_given_on_the_command_line_applies_the_preset(tmp_path: Path) -> None:
     path = write(tmp_path, "algo: ppo\n")
     cfg = build_config(file=path, overrides={"mode": "smoke"})

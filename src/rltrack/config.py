@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -277,11 +278,32 @@ def build_config(
     algo = overrides.get("algo", from_file.get("algo", "ppo"))
     merged = deep_merge(preset(mode, str(algo)), from_file)
     merged = deep_merge(merged, overrides)
+    for section in ("hyperparams", "env_kwargs"):
+        if isinstance(merged.get(section), dict):
+            merged[section] = read_exponents(merged[section])
     source = f" (in {file} or the command line)" if file else ""
     try:
         return TrainConfig.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc) + source) from None
+
+
+# 1e-3, 2.5E+6: numbers to anyone, text to YAML 1.1 (PyYAML wants a dot: 1.0e-3).
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def read_exponents(value: Any) -> Any:
+    """``value`` with every string written like ``1e-3`` read as the float it means, in nested
+    dicts and lists too: ``learning_rate: 1e-3`` in a config file, or ``--set
+    hyperparams.learning_rate=1e-3``, would otherwise reach the algorithm as the text
+    "1e-3"."""
+    if isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: read_exponents(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [read_exponents(v) for v in value]
+    return value
 
 
 def format_validation_error(exc: ValidationError) -> str:

@@ -85,6 +85,10 @@ def test_config_round_trips_and_names_bad_keys() -> None:
         IQNConfig.from_hyperparams({"n_stpe": 3})
     with pytest.raises(ValueError, match="batch_size"):
         IQNConfig.from_hyperparams({"batch_size": "64"})
+    # 1e5 in a config file is a float; a whole one is the count it means, half a step is not.
+    assert IQNConfig.from_hyperparams({"buffer_size": 1e5}).buffer_size == 100_000
+    with pytest.raises(ValueError, match="batch_size"):
+        IQNConfig.from_hyperparams({"batch_size": 64.5})
     with pytest.raises(ValueError, match="target_update"):
         IQNConfig.from_hyperparams({"target_update": "sometimes"})
     with pytest.raises(ValueError, match="n_step"):

@@ -82,7 +82,11 @@ def test_ppo_four_envs_records_every_episode(cli: Cli, monkeypatch: pytest.Monke
 
 
 def test_dqn_records_epsilon_per_episode(cli: Cli) -> None:
-    run_id = train(cli, "--algo", "dqn", "--env", "CartPole-v1").run_id
+    # 1e4, as configs write it, is a float; SB3 sizes its replay buffer with it.
+    run_id = train(
+        cli, "--algo", "dqn", "--env", "CartPole-v1", "--set", "hyperparams.buffer_size=1e4"
+    ).run_id
+    assert cli("show", run_id, "--json").json()["config"]["hyperparams"]["buffer_size"] == 1e4
     episodes = check_complete_record(cli, run_id, 1)
     eps = [e["epsilon"] for e in episodes]
     assert all(x is not None for x in eps)
@@ -114,9 +118,8 @@ def test_resume_continues_as_linked_run(cli: Cli) -> None:
     assert episodes[0]["index"] == 0 and episodes[0]["start_timestep"] == 4096
     assert sum(e["steps"] - e["drain_steps"] for e in episodes) == 1024
     # A list cut by --limit says so.
-    newest = cli("runs", "--limit", "1")
-    assert second.run_id[:8] in newest.stdout and first[:8] not in newest.stdout
-    assert "the newest 1 of 2 runs" in newest.stderr
+    assert [r["run_id"] for r in cli("runs", "--limit", "1", "--json").json()] == [second.run_id]
+    assert "the newest 1 of 2 runs" in cli("runs", "--limit", "1").stderr
     assert "of 2 runs" not in cli("runs").stderr
 
 
@@ -167,6 +170,8 @@ def test_exception_in_env_fails_the_run(cli: Cli) -> None:
         (("--db", "sqlite:////proc/no/such/dir/x.db"), "/proc/no"),
         (("--resume", "doesnotexist"), "doesnotexist"),
         (("--set", "hyperparams.n_steps=abc"), "n_steps='abc'"),
+        (("--set", "hyperparams.gamma=abc"), "gamma='abc': PPO wants a number"),
+        (("--set", "hyperparams.n_steps=64.5"), "n_steps=64.5: PPO wants a whole number"),
         (("--num-actors", "4"), "--num-envs"),
         (("--agents", "2"), "actor-learner"),
     ],

@@ -134,8 +134,9 @@ class IQNConfig:
 
 
 def _coerce(key: str, value: Any, default: Any) -> Any:
-    """Check ``value`` against the type of the field's default; ints are accepted for floats and
-    lists for tuples (JSON has neither floats-that-are-ints nor tuples)."""
+    """Check ``value`` against the type of the field's default; ints are accepted for floats,
+    whole floats for ints (``buffer_size: 1e5``) and lists for tuples (JSON has neither
+    floats-that-are-ints nor tuples)."""
     kind = type(value).__name__
     bad = ValueError(f"IQN hyperparameter {key!r} must be like {default!r}, got {value!r} ({kind})")
     if isinstance(default, bool):
@@ -143,6 +144,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
             raise bad
         return value
     if isinstance(default, int):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad
         return value

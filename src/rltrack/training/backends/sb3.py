@@ -199,13 +199,18 @@ class Sb3Backend:
                 f"policy: {cfg.policy!r} is not a {cls.__name__} policy; use auto, "
                 f"{', '.join(aliases)}"
             )
+        mistyped = _mistyped(cls, cfg.hyperparams)
+        if mistyped is not None:
+            self.env.close()
+            raise ConfigError(mistyped)
+        hyperparams = _whole_counts(cls, cfg.hyperparams)
         try:
             if ctx.resume_checkpoint is not None:
                 self.model = cls.load(ctx.resume_checkpoint, env=self.env, device=cfg.device)
             else:
                 self.model = cls(
                     self.policy, self.env, seed=cfg.seed, device=cfg.device, verbose=0,
-                    **cfg.hyperparams,
+                    **hyperparams,
                 )  # fmt: skip
         except TypeError as exc:
             self.env.close()
@@ -315,22 +320,50 @@ class Sb3Backend:
         return taken
 
 
+def _mistyped(cls: type, hyperparams: dict[str, Any]) -> str | None:
+    """The hyperparameters given as text (or a fraction) where the algorithm's constructor has
+    a number (a whole one) by default, as one message; None when there are none. SB3 takes
+    ``gamma="abc"`` without a word and fails a rollout later, or fails deep inside with a
+    message that names neither the key nor the value."""
+    params = inspect.signature(cls).parameters
+
+    def wrong(key: str, value: Any) -> bool:
+        default = params[key].default if key in params else None
+        if isinstance(default, bool) or not isinstance(default, int | float):
+            return False
+        if isinstance(default, int):  # a count: 1.5 steps is as wrong as "abc"
+            return isinstance(value, str) or (isinstance(value, float) and not value.is_integer())
+        return isinstance(value, str)
+
+    keys = [k for k, v in hyperparams.items() if wrong(k, v)]
+    if not keys:
+        return None
+    whole = all(isinstance(params[k].default, int) for k in keys)
+    given = ", ".join(f"{k}={hyperparams[k]!r}" for k in keys)
+    return f"hyperparams: {given}: {cls.__name__} wants {'a whole' if whole else 'a'} number there"
+
+
+def _whole_counts(cls: type, hyperparams: dict[str, Any]) -> dict[str, Any]:
+    """Whole floats (``buffer_size: 1e6``) as ints where the constructor has an int by
+    default: SB3 sizes arrays with them, and numpy refuses a float size."""
+    params = inspect.signature(cls).parameters
+    out = dict(hyperparams)
+    for k, v in hyperparams.items():
+        default = params[k].default if k in params else None
+        if (
+            isinstance(default, int)
+            and not isinstance(default, bool)
+            and isinstance(v, float)
+            and v.is_integer()
+        ):
+            out[k] = int(v)
+    return out
+
+
 def _type_error(cls: type, hyperparams: dict[str, Any], exc: TypeError) -> str:
-    """What the algorithm's TypeError means for the user: a keyword it does not take, or text
-    where it wants a number (``--set hyperparams.n_steps=abc`` fails deep inside SB3, with a
-    message that names neither the key nor the value)."""
+    """What the algorithm's TypeError means for the user: most often a keyword it does not
+    take."""
     text = str(exc)
     if "unexpected keyword argument" in text:
         return f"hyperparams: {text} (not a {cls.__name__} argument)"
-    params = inspect.signature(cls).parameters
-    wrong = [
-        f"{k}={v!r}"
-        for k, v in hyperparams.items()
-        if isinstance(v, str)
-        and k in params
-        and isinstance(params[k].default, int | float)
-        and not isinstance(params[k].default, bool)
-    ]
-    if wrong:
-        return f"hyperparams: {', '.join(wrong)}: {cls.__name__} wants a number there ({text})"
     return f"hyperparams: {cls.__name__} refused them: {text}"
