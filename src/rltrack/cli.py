@@ -31,7 +31,7 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_USAGE = 2
-# The most episodes `rltrack episodes` prints as a table without --limit.
+# The most rows a table of `rltrack episodes` (without --limit) or `metrics --key` prints.
 TABLE_ROWS = 1000
 
 DbOpt = Annotated[

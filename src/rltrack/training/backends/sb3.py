@@ -214,7 +214,7 @@ class Sb3Backend:
                 )  # fmt: skip
         except TypeError as exc:
             self.env.close()
-            raise ConfigError(_type_error(cls, cfg.hyperparams, exc)) from None
+            raise ConfigError(_type_error(cls, exc)) from None
         except (ValueError, AssertionError) as exc:
             self.env.close()
             raise ConfigError(f"hyperparams: {cls.__name__} refused them: {exc}") from None
@@ -360,7 +360,7 @@ def _whole_counts(cls: type, hyperparams: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _type_error(cls: type, hyperparams: dict[str, Any], exc: TypeError) -> str:
+def _type_error(cls: type, exc: TypeError) -> str:
     """What the algorithm's TypeError means for the user: most often a keyword it does not
     take."""
     text = str(exc)
