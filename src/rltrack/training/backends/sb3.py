@@ -199,11 +199,11 @@ class Sb3Backend:
                 f"policy: {cfg.policy!r} is not a {cls.__name__} policy; use auto, "
                 f"{', '.join(aliases)}"
             )
-        mistyped = _mistyped(cls, cfg.hyperparams)
-        if mistyped is not None:
+        try:
+            hyperparams = _numbers_checked(cls, cfg.hyperparams)
+        except ConfigError:
             self.env.close()
-            raise ConfigError(mistyped)
-        hyperparams = _whole_counts(cls, cfg.hyperparams)
+            raise
         try:
             if ctx.resume_checkpoint is not None:
                 self.model = cls.load(ctx.resume_checkpoint, env=self.env, device=cfg.device)
@@ -320,43 +320,30 @@ class Sb3Backend:
         return taken
 
 
-def _mistyped(cls: type, hyperparams: dict[str, Any]) -> str | None:
-    """The hyperparameters given as text (or a fraction) where the algorithm's constructor has
-    a number (a whole one) by default, as one message; None when there are none. SB3 takes
-    ``gamma="abc"`` without a word and fails a rollout later, or fails deep inside with a
-    message that names neither the key nor the value."""
+def _numbers_checked(cls: type, hyperparams: dict[str, Any]) -> dict[str, Any]:
+    """``hyperparams`` checked against the numbers the algorithm's constructor has by default:
+    text there, or a fraction where the default is a whole number (a count), is a
+    :class:`ConfigError` naming the keys (SB3 takes ``gamma="abc"`` without a word and fails a
+    rollout later, or fails deep inside with a message that names neither key nor value); a
+    whole float there (``buffer_size: 1e6``) is passed as an int (SB3 sizes arrays with it)."""
     params = inspect.signature(cls).parameters
-
-    def wrong(key: str, value: Any) -> bool:
-        default = params[key].default if key in params else None
-        if isinstance(default, bool) or not isinstance(default, int | float):
-            return False
-        if isinstance(default, int):  # a count: 1.5 steps is as wrong as "abc"
-            return isinstance(value, str) or (isinstance(value, float) and not value.is_integer())
-        return isinstance(value, str)
-
-    keys = [k for k, v in hyperparams.items() if wrong(k, v)]
-    if not keys:
-        return None
-    whole = all(isinstance(params[k].default, int) for k in keys)
-    given = ", ".join(f"{k}={hyperparams[k]!r}" for k in keys)
-    return f"hyperparams: {given}: {cls.__name__} wants {'a whole' if whole else 'a'} number there"
-
-
-def _whole_counts(cls: type, hyperparams: dict[str, Any]) -> dict[str, Any]:
-    """Whole floats (``buffer_size: 1e6``) as ints where the constructor has an int by
-    default: SB3 sizes arrays with them, and numpy refuses a float size."""
-    params = inspect.signature(cls).parameters
-    out = dict(hyperparams)
+    out, wrong, whole = dict(hyperparams), [], True
     for k, v in hyperparams.items():
         default = params[k].default if k in params else None
-        if (
-            isinstance(default, int)
-            and not isinstance(default, bool)
-            and isinstance(v, float)
-            and v.is_integer()
-        ):
-            out[k] = int(v)
+        if isinstance(default, bool) or not isinstance(default, int | float):
+            continue
+        if isinstance(v, str):
+            wrong.append(k)
+            whole = whole and isinstance(default, int)
+        elif isinstance(default, int) and isinstance(v, float):
+            if v.is_integer():
+                out[k] = int(v)
+            else:
+                wrong.append(k)
+    if wrong:
+        given = ", ".join(f"{k}={hyperparams[k]!r}" for k in wrong)
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(f"hyperparams: {given}: {cls.__name__} wants {kind} there")
     return out
 
 
