@@ -190,6 +190,17 @@ def train(
         check_env_id(cfg.env)
     except (ConfigError, UnknownEnvError) as exc:
         fail(str(exc))
+    if parent is not None:
+        # A checkpoint holds one algorithm's networks for one env's spaces.
+        for flag, now, then in (
+            ("--algo", cfg.algo, parent.algorithm),
+            ("--env", cfg.env, parent.env_id),
+        ):
+            if now != then:
+                fail(
+                    f"{flag} {now}: --resume continues run {parent.id[:8]}, which trained {then}; "
+                    f"leave {flag} out, or start a new run without --resume"
+                )
     if cfg.resolved_backend == "sb3":
         for flag, given in (("--num-actors", num_actors), ("--agents", agents)):
             if given is not None:

@@ -82,10 +82,12 @@ def test_ppo_four_envs_records_every_episode(cli: Cli, monkeypatch: pytest.Monke
 
 
 def test_dqn_records_epsilon_per_episode(cli: Cli) -> None:
-    # 1e4, as configs write it, is a float; SB3 sizes its replay buffer with it.
+    # 1e4, as configs write it, is a float; SB3 sizes its replay buffer with it. DQN's
+    # max_grad_norm defaults to the int 10 but is a float.
     run_id = train(
-        cli, "--algo", "dqn", "--env", "CartPole-v1", "--set", "hyperparams.buffer_size=1e4"
-    ).run_id
+        cli, "--algo", "dqn", "--env", "CartPole-v1", "--set", "hyperparams.buffer_size=1e4",
+        "--set", "hyperparams.max_grad_norm=0.5",
+    ).run_id  # fmt: skip
     assert cli("show", run_id, "--json").json()["config"]["hyperparams"]["buffer_size"] == 1e4
     episodes = check_complete_record(cli, run_id, 1)
     eps = [e["epsilon"] for e in episodes]
@@ -121,6 +123,10 @@ def test_resume_continues_as_linked_run(cli: Cli) -> None:
     assert [r["run_id"] for r in cli("runs", "--limit", "1", "--json").json()] == [second.run_id]
     assert "the newest 1 of 2 runs" in cli("runs", "--limit", "1").stderr
     assert "of 2 runs" not in cli("runs").stderr
+    # A checkpoint cannot continue as another algorithm or in another env.
+    for flag, other in (("--algo", "dqn"), ("--env", "Acrobot-v1")):
+        refused = cli("train", "--resume", first[:8], flag, other, "--no-progress")
+        assert refused.code == 2 and f"{flag} {other}: --resume continues run" in refused.stderr
 
 
 def test_ctrl_c_stops_with_130(cli: Cli) -> None:

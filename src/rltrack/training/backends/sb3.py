@@ -321,21 +321,27 @@ class Sb3Backend:
 
 
 def _numbers_checked(cls: type, hyperparams: dict[str, Any]) -> dict[str, Any]:
-    """``hyperparams`` checked against the numbers the algorithm's constructor has by default:
-    text there, or a fraction where the default is a whole number (a count), is a
+    """``hyperparams`` checked against the constructor's annotations: text where it takes
+    only numbers, or a fraction where it takes only whole ones (``int``), is a
     :class:`ConfigError` naming the keys (SB3 takes ``gamma="abc"`` without a word and fails a
     rollout later, or fails deep inside with a message that names neither key nor value); a
-    whole float there (``buffer_size: 1e6``) is passed as an int (SB3 sizes arrays with it)."""
+    whole float for an ``int`` (``buffer_size: 1e6``) is passed as an int (SB3 sizes arrays
+    with it). Annotations, not defaults: DQN's ``max_grad_norm: float = 10`` takes 0.5."""
     params = inspect.signature(cls).parameters
     out, wrong, whole = dict(hyperparams), [], True
     for k, v in hyperparams.items():
-        default = params[k].default if k in params else None
-        if isinstance(default, bool) or not isinstance(default, int | float):
+        if k not in params:
             continue
+        ann = params[k].annotation
+        text = ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann))
+        kinds = {part.strip() for part in text.split("|")}
+        if not kinds & {"int", "float"} or "str" in kinds:
+            continue
+        counts = "float" not in kinds
         if isinstance(v, str):
             wrong.append(k)
-            whole = whole and isinstance(default, int)
-        elif isinstance(default, int) and isinstance(v, float):
+            whole = whole and counts
+        elif counts and isinstance(v, float):
             if v.is_integer():
                 out[k] = int(v)
             else:
