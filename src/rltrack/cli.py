@@ -6,7 +6,7 @@ import contextlib
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -16,7 +16,7 @@ from rich.table import Column, Table
 
 from rltrack import settings
 from rltrack.config import ALGORITHMS, ConfigError, build_config, deep_merge, parse_set
-from rltrack.tracking.entities import Metric, Run, to_jsonable
+from rltrack.tracking.entities import Episode, Metric, Run, to_jsonable
 
 app = typer.Typer(
     help="Train RL agents and keep a complete, queryable history of every run.",
@@ -93,6 +93,18 @@ def find_run(store: Any, ref: str) -> Run:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(to_jsonable(data), indent=2) + "\n")
+
+
+def print_json_stream(items: Iterable[Any]) -> None:
+    """A JSON array of ``items``, written as they come, laid out as :func:`print_json` would
+    lay out the whole list."""
+    write = sys.stdout.write
+    first = True
+    for item in items:
+        text = json.dumps(to_jsonable(item), indent=2).replace("\n", "\n  ")
+        write(("[\n  " if first else ",\n  ") + text)
+        first = False
+    write("[]\n" if first else "\n]\n")
 
 
 # -- train ----------------------------------------------------------------------------------
@@ -536,6 +548,11 @@ def episodes(
     # A table stops at TABLE_ROWS unless --limit says otherwise (a long run has a million
     # episodes, which no terminal wants); --json gives them all.
     cap = limit if limit is not None or json_ else TABLE_ROWS
+    if sort == "index" and cap is None and status is None:
+        # Every episode as JSON, page by page: a run of a million would otherwise be held
+        # whole, twice (entities, then dicts), before the first byte is written.
+        print_json_stream(_episode_item(e) for e in _all_episodes(store, r.id))
+        return
     if sort == "index" and cap is None:
         rows = store.list_episodes(r.id, status=status)
     else:
@@ -546,26 +563,8 @@ def episodes(
         if not json_ and len(rows) < page.total:
             more = "" if limit is not None else "; --limit N shows more, --json all of them"
             err.print(f"{len(rows):,} of {page.total:,} episodes, by {sort}{more}", highlight=False)
-    items = [
-        {
-            "index": e.index,
-            "env_slot": e.env_slot,
-            "status": e.status,
-            "total_reward": e.total_reward,
-            "steps": e.steps,
-            "start_timestep": e.start_timestep,
-            "end_timestep": e.end_timestep,
-            "start_time": e.start_time,
-            "end_time": e.end_time,
-            "win": e.win,
-            "epsilon": e.epsilon,
-            "drain_steps": e.drain_steps,
-            "metrics": e.metrics,
-        }  # fmt: skip
-        for e in rows
-    ]
     if json_:
-        print_json(items)
+        print_json([_episode_item(e) for e in rows])
         return
     table = Table("index", "slot", "status", "reward", "steps", "end step", "win", "epsilon")
     for e in rows:
@@ -574,6 +573,26 @@ def episodes(
             str(e.end_timestep), _fmt(e.win), _fmt(e.epsilon),
         )  # fmt: skip
     out.print(table)
+
+
+def _episode_item(e: Episode) -> dict[str, Any]:
+    return {
+        "index": e.index, "env_slot": e.env_slot, "status": e.status,
+        "total_reward": e.total_reward, "steps": e.steps, "start_timestep": e.start_timestep,
+        "end_timestep": e.end_timestep, "start_time": e.start_time, "end_time": e.end_time,
+        "win": e.win, "epsilon": e.epsilon, "drain_steps": e.drain_steps, "metrics": e.metrics,
+    }  # fmt: skip
+
+
+def _all_episodes(store: Any, run_id: str, page: int = 5000) -> Iterator[Episode]:
+    """Every episode of a run by index, read a keyset page at a time."""
+    after: int | None = None
+    while True:
+        batch = store.episodes_after(run_id, after, page)
+        yield from batch
+        if len(batch) < page:
+            return
+        after = batch[-1].index
 
 
 @app.command()

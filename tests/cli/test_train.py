@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import signal
 from pathlib import Path
@@ -63,6 +64,12 @@ def test_ppo_four_envs_records_every_episode(cli: Cli, monkeypatch: pytest.Monke
     assert [e["index"] for e in best] == [e["index"] for e in top]
     table = cli("episodes", run_id, "--limit", "2")
     assert f"2 of {len(episodes)} episodes" in table.stderr
+    # --json streams the episodes a keyset page at a time (5,000; 7 here), the same list.
+    import rltrack.cli as cli_module
+
+    paged = functools.partial(cli_module._all_episodes, page=7)
+    monkeypatch.setattr("rltrack.cli._all_episodes", paged)
+    assert len(episodes) > 7 and cli("episodes", run_id, "--json").json() == episodes
     # A table stops at TABLE_ROWS (1,000; 5 here) and says how to see more; JSON has them all.
     monkeypatch.setattr("rltrack.cli.TABLE_ROWS", 5)
     capped = cli("episodes", run_id)
