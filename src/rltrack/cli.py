@@ -751,6 +751,131 @@ def sync(db: DbOpt = None) -> None:
 
 
 @app.command()
+def evaluate(
+    run: Annotated[str, typer.Argument(help="Run (id, id prefix or name).")],
+    checkpoint: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="final, best, latest, all, a timestep, or a checkpoint file; repeat for several "
+            "(default: final, else latest)."
+        ),
+    ] = None,
+    episodes: Annotated[
+        int | None,
+        typer.Option(
+            help="Episodes per checkpoint (default: the run's eval_episodes, at least 10)."
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the first reset (default: the run's seed, else 0).")
+    ] = None,
+    date_range: Annotated[
+        str | None,
+        typer.Option(
+            "--range",
+            help="Trading env: the dates to play, START:END (default: the run's eval range, else "
+            "its training data).",
+        ),
+    ] = None,
+    baselines: Annotated[
+        bool, typer.Option(help="Trading env: play buy-and-hold and random beside it.")
+    ] = True,
+    agent: Annotated[
+        str | None, typer.Option(help="Runs of several agents: the agent to evaluate.")
+    ] = None,
+    record: Annotated[
+        bool, typer.Option(help="Record the results as evaluations of the run.")
+    ] = True,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Play a run's checkpoints deterministically and record the results as its evaluations."""
+    from rltrack.evaluator import EvaluateError, Result, plan, run_plan
+    from rltrack.tracking.store import StoreError
+
+    store = open_store(db, runs=[run])
+    r = find_run(store, run)
+    try:
+        p = plan(
+            r, store.list_checkpoints(r.id), choices=checkpoint or (), episodes=episodes,
+            seed=seed, date_range=date_range, baselines=baselines, agent=agent,
+        )  # fmt: skip
+    except EvaluateError as exc:
+        fail(str(exc))
+    for note in p.notes:
+        err.print(f"[yellow]note:[/] {note}", highlight=False)
+    recorded: list[Result] = []
+    unrecorded: str | None = None
+
+    def keep(result: Result) -> None:
+        nonlocal unrecorded
+        if not record or unrecorded is not None:
+            return
+        try:
+            store.write([result.event(r.id)])
+        except StoreError as exc:
+            unrecorded = str(exc)
+        else:
+            recorded.append(result)
+
+    err.print(
+        f"evaluating {len(p.targets)} checkpoint{'s' if len(p.targets) != 1 else ''} of "
+        f"{r.name} ({r.id[:8]}), {p.episodes} episodes each, seed {p.seed}"
+        + (f", dates {p.date_range}" if p.date_range else ""),
+        highlight=False,
+    )
+    try:
+        results = run_plan(p, on_result=keep)
+    except EvaluateError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail(f"stopped; {len(recorded)} evaluations were recorded before that", 130)
+    rows = [_evaluation_row(x) for x in results]
+    if json_:
+        print_json(rows)
+    else:
+        wins = any(row["win_rate"] is not None for row in rows)
+        table = Table(
+            Column("policy", no_wrap=True), Column("checkpoint", no_wrap=True), "step", "episodes",
+            Column("reward ± std", no_wrap=True), "length",
+            *(("win rate",) if wins else ()), title=f"{r.name} ({r.id[:8]})",
+        )  # fmt: skip
+        for row in rows:
+            table.add_row(
+                row["policy"],
+                _checkpoint_label(row["checkpoint_path"]) if row["checkpoint_path"] else "-",
+                "-" if row["timestep"] is None else f"{row['timestep']:,}",
+                str(row["episodes"]), f"{_fmt(row['mean_reward'])} ± {_fmt(row['std_reward'])}",
+                _fmt(row["mean_length"]),
+                *(() if not wins else (
+                    "-" if row["win_rate"] is None else f"{100 * row['win_rate']:.1f}%",
+                )),
+            )  # fmt: skip
+        out.print(table)
+    if unrecorded is not None:
+        fail(f"the results above are not recorded: {unrecorded}", 1)
+    if record:
+        err.print(
+            f"recorded {len(recorded)} evaluation{'s' if len(recorded) != 1 else ''} of run "
+            f"{r.id[:8]} "
+            f"(rltrack show {r.id[:8]}, the dashboard's run page)",
+            highlight=False,
+        )
+
+
+def _evaluation_row(result: Any) -> dict[str, Any]:
+    s = result.summary
+    return {
+        "policy": s.opponent, "checkpoint_path": s.checkpoint_path,
+        "checkpoint_kind": s.checkpoint_kind,
+        "timestep": result.target.timestep if result.target is not None else None,
+        "episodes": s.episodes, "mean_reward": s.mean_reward, "std_reward": s.std_reward,
+        "mean_length": s.mean_length, "win_rate": s.win_rate, "seed": result.seed,
+        "date_range": result.date_range, "rewards": list(s.rewards), "metrics": s.metrics,
+    }  # fmt: skip
+
+
+@app.command()
 def video(
     runs: Annotated[
         list[str], typer.Argument(help="Run (id, id prefix or name); two to four side by side.")

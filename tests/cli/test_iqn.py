@@ -57,6 +57,15 @@ def test_smoke_with_two_actors_records_a_learning_run(cli: Cli) -> None:
     for c in show["checkpoints"]:
         assert hashlib.sha256(Path(c["path"]).read_bytes()).hexdigest() == c["sha256"]
 
+    # Its checkpoints play again after training, greedily, and the result is recorded.
+    evaluated = cli("evaluate", run_id, "--checkpoint", "latest", "--episodes", "2", "--json")
+    assert evaluated.code == 0, evaluated.stderr
+    (row,) = evaluated.json()
+    assert row["timestep"] == 4096 and row["episodes"] == 2 and row["mean_reward"] >= 8
+    assert [e["checkpoint_path"] for e in cli("show", run_id, "--json").json()["evaluations"]] == [
+        row["checkpoint_path"]
+    ]
+
 
 @pytest.mark.parametrize(
     ("args", "needle"),

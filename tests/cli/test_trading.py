@@ -147,6 +147,25 @@ def test_own_data_with_train_and_eval_ranges(cli: Cli, tmp_path: Path) -> None:
     text = cli("show", run_id).stdout
     assert "evaluation  agent final.zip" in text and "evaluation  agent best.zip" in text
 
+    # `rltrack evaluate` plays the final checkpoint and the baselines again on the held-out
+    # range, with the run's seed: the numbers the run recorded, recorded once more.
+    again = cli("evaluate", run_id, "--episodes", "2", "--json")
+    assert again.code == 0, again.stderr
+    rows = {r["policy"]: r for r in again.json()}
+    assert set(rows) == {"agent", "buy_and_hold", "random"}
+    assert {r["date_range"] for r in rows.values()} == {HELD_OUT}
+    held_out = {e["opponent"]: e for e in evals if e["checkpoint_path"] in (None, paths["final"])}
+    for policy, row in rows.items():
+        assert row["mean_reward"] == pytest.approx(held_out[policy]["mean_reward"]), policy
+        assert row["metrics"]["pnl"] == pytest.approx(held_out[policy]["metrics"]["pnl"])
+    assert len(cli("show", run_id, "--json").json()["evaluations"]) == len(evals) + 3
+    # On the training range the numbers are in-sample, and the command says so.
+    in_sample = cli(
+        "evaluate", run_id, "--range", TRAIN, "--episodes", "1", "--no-baselines", "--no-record"
+    )
+    assert in_sample.code == 0, in_sample.stderr
+    assert "in-sample" in in_sample.stderr
+
 
 @pytest.mark.parametrize(
     ("args", "needle"),

@@ -51,6 +51,28 @@ class Run:
     notes: str | None = None
 
 
+def pick_agent(run: Run, agent: str | None) -> str | None:
+    """The agent of ``run`` whose records are read: ``None`` for a run of one agent; ``agent``
+    (default: the first) for an actor-learner run of several, named ``<agent_id>-<k>``.
+    ``ValueError`` (naming the agents there are) for an agent the run does not have."""
+    n = int(run.config.get("agents", 1) or 1)
+    label = f"run {run.name} ({run.id[:8]})"
+    if n <= 1:
+        if agent is not None and agent != run.agent_id:
+            raise ValueError(
+                f"--agent {agent!r}: {label} trains one agent ({run.agent_id or 'unnamed'}); "
+                "drop --agent"
+            )
+        return None
+    base = run.config.get("agent_id") or "agent"
+    ids = [f"{base}-{k}" for k in range(n)]
+    if agent is None:
+        return ids[0]
+    if agent not in ids:
+        raise ValueError(f"--agent {agent!r}: {label} has agents {', '.join(ids)}")
+    return agent
+
+
 @dataclass(frozen=True, slots=True)
 class Episode:
     id: int

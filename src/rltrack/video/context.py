@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rltrack.tracking.entities import Checkpoint, Run
+from rltrack.tracking.entities import Checkpoint, Run, pick_agent
 from rltrack.video.options import DEFAULT_MILESTONES, VideoError
 
 KIND_ORDER = {"final": 0, "periodic": 1, "milestone": 2, "best": 3}
@@ -92,25 +92,11 @@ class RunContext:
 
 
 def agent_of(run: Run, agent: str | None) -> str | None:
-    """The agent whose checkpoints and episodes are read: ``None`` for a run of one agent;
-    ``agent`` (default: the first) for an actor-learner run of several."""
-    n = int(run.config.get("agents", 1) or 1)
-    if n <= 1:
-        if agent is not None and agent != run.agent_id:
-            raise VideoError(
-                f"--agent {agent!r}: run {run.name} ({run.id[:8]}) trains one agent "
-                f"({run.agent_id or 'unnamed'}); drop --agent"
-            )
-        return None
-    base = run.config.get("agent_id") or "agent"
-    ids = [f"{base}-{k}" for k in range(n)]
-    if agent is None:
-        return ids[0]
-    if agent not in ids:
-        raise VideoError(
-            f"--agent {agent!r}: run {run.name} ({run.id[:8]}) has agents {', '.join(ids)}"
-        )
-    return agent
+    """The agent whose checkpoints and episodes are read (:func:`pick_agent`)."""
+    try:
+        return pick_agent(run, agent)
+    except ValueError as exc:
+        raise VideoError(str(exc)) from None
 
 
 def usable_checkpoints(
