@@ -167,6 +167,8 @@ def test_run_page_draws_every_episode_and_shows_its_records(
     expect(page.get_by_test_id("checkpoints-table")).to_contain_text("ep119.zip")
     expect(page.locator("[data-testid=evaluations-table] tbody tr")).to_have_count(1)
     expect(page.get_by_test_id("evaluations-table")).to_contain_text("312.5")
+    # The step of the checkpoint it played (the final one, saved after episode 119).
+    expect(page.get_by_test_id("evaluations-table")).to_contain_text("2,380")
 
 
 def test_episodes_table_pages_sorts_and_filters(page: Page, site: Site, seeded: Seed) -> None:

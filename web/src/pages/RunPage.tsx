@@ -235,7 +235,7 @@ export function RunPage({ runId }: { runId: string }) {
             ) : evaluations.data === null ? (
               <Loading />
             ) : (
-              <EvaluationsTable evaluations={evaluations.data} />
+              <EvaluationsTable evaluations={evaluations.data} checkpoints={checkpoints.data ?? []} />
             )}
           </Card>
 

@@ -53,8 +53,16 @@ export function CheckpointsTable({ checkpoints }: { checkpoints: Checkpoint[] })
   );
 }
 
-export function EvaluationsTable({ evaluations }: { evaluations: Evaluation[] }) {
+export function EvaluationsTable({
+  evaluations,
+  checkpoints = [],
+}: {
+  evaluations: Evaluation[];
+  checkpoints?: Checkpoint[];
+}) {
   if (evaluations.length === 0) return <Empty title="No evaluations recorded" />;
+  // The timestep of the checkpoint each evaluation played: "all" evaluations read as a curve.
+  const stepOf = new Map(checkpoints.map((c) => [c.id, c.timestep]));
   return (
     <div className="table-wrap">
       <table className="table table-compact" data-testid="evaluations-table">
@@ -62,6 +70,7 @@ export function EvaluationsTable({ evaluations }: { evaluations: Evaluation[] })
           <tr>
             <th>Policy</th>
             <th>Checkpoint</th>
+            <th className="num">Step</th>
             <th className="num">Episodes</th>
             <th className="num">Mean reward</th>
             <th className="num">Win rate</th>
@@ -76,6 +85,7 @@ export function EvaluationsTable({ evaluations }: { evaluations: Evaluation[] })
               <td className="mono" title={e.checkpoint_path ?? undefined}>
                 {checkpointLabel(e.checkpoint_path)}
               </td>
+              <td className="num">{formatInt(evaluationStep(e, stepOf))}</td>
               <td className="num">{formatInt(e.episodes)}</td>
               <td className="num">
                 {formatNumber(e.mean_reward, 3)}
@@ -90,6 +100,12 @@ export function EvaluationsTable({ evaluations }: { evaluations: Evaluation[] })
       </table>
     </div>
   );
+}
+
+function evaluationStep(e: Evaluation, stepOf: Map<number, number>): number | null {
+  if (e.checkpoint_id !== null && stepOf.has(e.checkpoint_id)) return stepOf.get(e.checkpoint_id) ?? null;
+  const recorded = e.metrics['checkpoint_timestep'];
+  return typeof recorded === 'number' ? recorded : null;
 }
 
 export function isVideo(a: Artifact): boolean {
