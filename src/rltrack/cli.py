@@ -876,6 +876,66 @@ def _evaluation_row(result: Any) -> dict[str, Any]:
 
 
 @app.command()
+def export(
+    run: Annotated[str, typer.Argument(help="Run (id, id prefix or name).")],
+    table: Annotated[
+        str, typer.Option(help="episodes (one row each, metrics as columns) or trades.")
+    ] = "episodes",
+    format_: Annotated[str, typer.Option("--format", help="csv, json or parquet.")] = "csv",
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="File to write (default: standard output; - also means it)."),
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Write a run's episodes or trades as CSV, JSON or Parquet (the dashboard's export)."""
+    from rltrack.exporters import FORMATS, TABLES, export
+    from rltrack.tracking.store import StoreError
+
+    if table not in TABLES:
+        fail(f"--table {table!r}: choose one of {', '.join(TABLES)}")
+    if format_ not in FORMATS:
+        fail(f"--format {format_!r}: choose one of {', '.join(FORMATS)}")
+    to_stdout = out_path is None or str(out_path) == "-"
+    if to_stdout and format_ == "parquet" and sys.stdout.isatty():
+        fail("--format parquet is binary: pass --out FILE, or redirect standard output")
+    if not to_stdout:
+        assert out_path is not None
+        if out_path.is_dir():
+            fail(f"--out {out_path} is a folder; name a file in it")
+        if not out_path.parent.is_dir():
+            fail(f"--out {out_path}: the folder {out_path.parent} does not exist")
+    store = open_store(db, runs=[run])
+    r = find_run(store, run)
+    try:
+        chunks = export(store, r.id, table, format_)  # type: ignore[arg-type]
+        if to_stdout:
+            sink = sys.stdout.buffer
+            for chunk in chunks:
+                sink.write(chunk.encode() if isinstance(chunk, str) else chunk)
+            sink.flush()
+            return
+        assert out_path is not None
+        part = out_path.with_name(f".{out_path.name}.part")
+        try:
+            with part.open("wb") as f:
+                for chunk in chunks:
+                    f.write(chunk.encode() if isinstance(chunk, str) else chunk)
+            part.replace(out_path)
+        finally:
+            part.unlink(missing_ok=True)
+    except StoreError as exc:
+        fail(str(exc), 1)
+    except BrokenPipeError:
+        raise  # a reader that stopped early (| head): Click exits quietly
+    except OSError as exc:
+        fail(f"could not write {out_path or 'standard output'}: {exc.strerror or exc}", 1)
+    err.print(
+        f"{table} of {r.name} ({r.id[:8]}) written to {out_path} as {format_}", highlight=False
+    )
+
+
+@app.command()
 def video(
     runs: Annotated[
         list[str], typer.Argument(help="Run (id, id prefix or name); two to four side by side.")

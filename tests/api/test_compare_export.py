@@ -1,8 +1,10 @@
-"""Comparing runs, and exporting a run's episodes as CSV, JSON and Parquet."""
+"""Comparing runs, and exporting a run's episodes or trades as CSV, JSON and Parquet."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime as dt
 import io
 import json
 from typing import Any
@@ -11,8 +13,9 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from rltrack.api.routes import export
+from rltrack import exporters
 from rltrack.tracking.store import Store
+from rltrack.training.events import EpisodeEnded, TradeRecord
 from tests.api.conftest import CONFIG, run_events
 
 
@@ -61,7 +64,7 @@ def _metrics(i: int) -> dict[str, Any]:
 
 @pytest.fixture
 def exported(store: Store, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setattr(export, "BATCH", 7)  # several batches for a small run
+    monkeypatch.setattr(exporters, "BATCH", 7)  # several batches for a small run
     store.write(run_events("exp", episodes=30, metrics=_metrics, started=(29,)))
     store.write(run_events("other", episodes=3))
     return "exp"
@@ -125,3 +128,65 @@ def test_export_errors(api: httpx.Client, store: Store) -> None:
     assert pq.read_table(io.BytesIO(empty.content)).num_rows == 0
     assert api.get("/api/training-runs/nope/export").status_code == 404
     assert api.get("/api/training-runs/empty/export", params={"format": "xlsx"}).status_code == 422
+
+
+def _with_trades(i: int, e: EpisodeEnded) -> EpisodeEnded:
+    """Episode i made i % 4 trades (none for some): pages of 7 trades end inside episodes."""
+    t0 = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    trades = tuple(
+        TradeRecord(
+            "long" if k % 2 == 0 else "short",
+            3 * k,
+            3 * k + 2,
+            100.0 + i,
+            101.0 + i,
+            1.0,
+            float(i) + k / 10,
+            0.05,
+            t0 + dt.timedelta(days=3 * k),
+            t0 + dt.timedelta(days=3 * k + 2),
+        )  # fmt: skip
+        for k in range(i % 4)
+    )
+    return dataclasses.replace(e, trades=trades)
+
+
+def test_export_trades(api: httpx.Client, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(exporters, "BATCH", 7)
+    events = [
+        _with_trades(e.index, e) if isinstance(e, EpisodeEnded) else e
+        for e in run_events("trading", episodes=20)
+    ]
+    store.write(events)
+    store.write(run_events("no-trades", episodes=3))
+    expected = [(i, k) for i in range(20) for k in range(i % 4)]
+
+    r = api.get("/api/training-runs/trading/export", params={"table": "trades"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-disposition"] == 'attachment; filename="trading-trades.csv"'
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    # Every trade once, by episode and then in the order made, across pages of 7.
+    assert [(int(x["episode_index"]), int(x["seq"])) for x in rows] == expected
+    first = rows[0]
+    assert (first["direction"], first["entry_step"], first["exit_step"]) == ("long", "0", "2")
+    assert (first["entry_price"], first["pnl"], first["costs"]) == ("101.0", "1.0", "0.05")
+    assert first["entry_time"].startswith("2020-01-01T00:00:00")
+    assert rows[1]["direction"] == "long" and rows[2]["direction"] == "short"
+
+    items = json.loads(api.get("/api/training-runs/trading/export?table=trades&format=json").text)
+    assert [(x["episode_index"], x["seq"]) for x in items] == expected
+    # The same numbers and times as the episode's own page.
+    last = api.get(f"/api/episodes/{items[-1]['episode_id']}").json()["trades"][-1]
+    assert (items[-1]["pnl"], items[-1]["exit_time"]) == (last["pnl"], last["exit_time"])
+
+    table = pq.read_table(
+        io.BytesIO(api.get("/api/training-runs/trading/export?table=trades&format=parquet").content)
+    ).to_pydict()
+    assert list(zip(table["episode_index"], table["seq"], strict=True)) == expected
+    assert table["pnl"][0] == 1.0
+
+    none = api.get("/api/training-runs/no-trades/export", params={"table": "trades"})
+    assert none.status_code == 200 and none.text.splitlines() == [
+        ",".join(name for name, _ in exporters.TRADE_COLUMNS)
+    ]
+    assert api.get("/api/training-runs/trading/export?table=steps").status_code == 422

@@ -9,7 +9,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rltrack.tracking.entities import Artifact, Checkpoint, Episode, Evaluation, Step, Trade
+from rltrack.tracking.entities import (
+    Artifact,
+    Checkpoint,
+    Episode,
+    Evaluation,
+    Step,
+    Trade,
+    finite_json,
+)
 from rltrack.tracking.store import (
     EpisodePoint,
     MetricPoint,
@@ -22,17 +30,6 @@ from rltrack.tracking.store import (
 def finite(value: float | None) -> float | None:
     """NaN and infinities are not JSON: a diverged reward is shown as unknown (null)."""
     return value if value is None or math.isfinite(value) else None
-
-
-def finite_json(value: Any) -> Any:
-    """``value`` with every non-finite float inside it replaced by None."""
-    if isinstance(value, float):
-        return finite(value)
-    if isinstance(value, dict):
-        return {k: finite_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite_json(v) for v in value]
-    return value
 
 
 class HealthPublic(BaseModel):

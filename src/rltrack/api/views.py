@@ -16,9 +16,8 @@ from rltrack.api.schemas import (
     RunStatsPublic,
     RunSummaryPublic,
     WinRatePointPublic,
-    finite_json,
 )
-from rltrack.tracking.entities import Run
+from rltrack.tracking.entities import Run, finite_json
 from rltrack.tracking.store import EpisodeSeries, RunStats, Store, WinRatePoint
 
 WIN_WINDOW = 100

@@ -18,6 +18,7 @@ from rltrack.tracking.entities import (
     Evaluation,
     Metric,
     Run,
+    RunTrade,
     Step,
     Trade,
 )
@@ -149,6 +150,11 @@ class DeferredStore(Store):
 
     def episode_trades(self, episode_id: int) -> list[Trade]:
         return self._real().episode_trades(episode_id)
+
+    def trades_after(
+        self, run_id: str, after: tuple[int, int] | None, limit: int
+    ) -> list[RunTrade]:
+        return self._real().trades_after(run_id, after, limit)
 
     def episode_steps(self, episode_id: int) -> list[Step]:
         return self._real().episode_steps(episode_id)

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every non-finite float inside it (NaN, ±inf: not JSON) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    return value
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -107,6 +119,15 @@ class Trade:
     costs: float
     entry_time: dt.datetime | None = None
     exit_time: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunTrade:
+    """A trade with its place in the run: the episode's index and its order in the episode."""
+
+    episode_index: int
+    seq: int
+    trade: Trade
 
 
 @dataclass(frozen=True, slots=True)

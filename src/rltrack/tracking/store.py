@@ -20,6 +20,7 @@ from rltrack.tracking.entities import (
     Evaluation,
     Metric,
     Run,
+    RunTrade,
     Step,
     Trade,
 )
@@ -351,6 +352,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def episode_trades(self, episode_id: int) -> list[Trade]:
         """The episode's trades in the order they were made."""
+
+    @abc.abstractmethod
+    def trades_after(
+        self, run_id: str, after: tuple[int, int] | None, limit: int
+    ) -> list[RunTrade]:
+        """Up to ``limit`` trades of a run after ``after`` = (episode index, seq), ordered by
+        episode index and then by the order they were made (keyset paging)."""
 
     @abc.abstractmethod
     def episode_steps(self, episode_id: int) -> list[Step]:

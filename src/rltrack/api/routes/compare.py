@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from rltrack.api.deps import StoreDep
-from rltrack.api.schemas import ComparePublic, ParamDiffPublic, finite_json
+from rltrack.api.schemas import ComparePublic, ParamDiffPublic
 from rltrack.api.views import run_detail
-from rltrack.tracking.entities import Run
+from rltrack.tracking.entities import Run, finite_json
 
 router = APIRouter(prefix="/api", tags=["compare"])
 

@@ -269,6 +269,22 @@ def trade_rows(conn: Connection, episode_id: int) -> list[RowMapping]:
     )
 
 
+def trades_after(
+    conn: Connection, run_id: str, after: tuple[int, int] | None, limit: int
+) -> list[RowMapping]:
+    """The run's trades by (episode index, seq), each with ``episode_index``."""
+    t, ep = TRADES.c, EPISODES.c
+    stmt = (
+        select(ep.idx.label("episode_index"), TRADES)
+        .join(EPISODES, t.episode_id == ep.id)
+        .where(ep.run_id == run_id)
+    )
+    if after is not None:
+        idx, seq = after
+        stmt = stmt.where(or_(ep.idx > idx, and_(ep.idx == idx, t.seq > seq)))
+    return list(conn.execute(stmt.order_by(ep.idx, t.seq).limit(limit)).mappings())
+
+
 def step_rows(conn: Connection, episode_id: int) -> list[RowMapping]:
     s = STEPS.c
     return list(

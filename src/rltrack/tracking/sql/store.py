@@ -25,6 +25,7 @@ from rltrack.tracking.entities import (
     Evaluation,
     Metric,
     Run,
+    RunTrade,
     Step,
     Trade,
 )
@@ -689,6 +690,13 @@ class SqlStore(Store):
         with self._reading() as conn:
             rows = episode_reads.trade_rows(conn, episode_id)
         return [_trade_entity(r) for r in rows]
+
+    def trades_after(
+        self, run_id: str, after: tuple[int, int] | None, limit: int
+    ) -> list[RunTrade]:
+        with self._reading() as conn:
+            rows = episode_reads.trades_after(conn, run_id, after, limit)
+        return [RunTrade(r["episode_index"], r["seq"], _trade_entity(r)) for r in rows]
 
     def episode_steps(self, episode_id: int) -> list[Step]:
         with self._reading() as conn:
