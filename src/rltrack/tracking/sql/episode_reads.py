@@ -281,7 +281,8 @@ def trades_after(
     )
     if after is not None:
         idx, seq = after
-        stmt = stmt.where(or_(ep.idx > idx, and_(ep.idx == idx, t.seq > seq)))
+        # idx >= the last one's bounds the index range; the OR alone would scan from the start.
+        stmt = stmt.where(ep.idx >= idx, or_(ep.idx > idx, t.seq > seq))
     return list(conn.execute(stmt.order_by(ep.idx, t.seq).limit(limit)).mappings())
 
 
