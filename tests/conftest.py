@@ -22,7 +22,9 @@ from rltrack.testing.postgres import PostgresServer
 REPO = Path(__file__).resolve().parents[1]
 _db_counter = itertools.count()
 # Commands that only read (or repair) the database: run in-process by the `cli` fixture.
-IN_PROCESS = frozenset({"runs", "show", "episodes", "metrics", "check", "sync", "db"})
+IN_PROCESS = frozenset(
+    {"runs", "show", "episodes", "metrics", "check", "sync", "db", "tag", "delete"}
+)
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
+import shutil
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -411,6 +413,12 @@ STATUSES = ("running", "completed", "stopped", "failed")
 def runs(
     status: Annotated[str | None, typer.Option(help=f"One of {', '.join(STATUSES)}.")] = None,
     agent_id: Annotated[str | None, typer.Option()] = None,
+    tag: Annotated[str | None, typer.Option(help="Runs with this tag.")] = None,
+    algo: Annotated[str | None, typer.Option(help="Runs of this algorithm.")] = None,
+    env: Annotated[str | None, typer.Option(help="Runs on this env id.")] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Runs whose name contains this text (any case).")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     json_: JsonOpt = False,
     db: DbOpt = None,
@@ -429,7 +437,8 @@ def runs(
             err.print(f"no runs recorded yet: there is no database at {missing}", highlight=False)
         return
     store = open_store(db, runs=[])
-    found = store.list_runs(RunFilter(status=status, agent_id=agent_id, limit=limit))
+    flt = RunFilter(status=status, agent_id=agent_id, tag=tag, algorithm=algo, env_id=env, q=search)
+    found = store.list_runs(dataclasses.replace(flt, limit=limit))
     if json_:
         print_json([run_summary(r) for r in found])
         return
@@ -443,7 +452,7 @@ def runs(
         )  # fmt: skip
     out.print(table)
     if len(found) == limit:
-        total = store.count_runs(RunFilter(status=status, agent_id=agent_id))
+        total = store.count_runs(flt)
         if total > limit:
             err.print(f"the newest {limit} of {total:,} runs; --limit N for more", highlight=False)
 
@@ -721,6 +730,104 @@ def check(
             out.print(f"  repaired        {repaired} episodes closed as error", highlight=False)
         out.print("[green]OK[/]: every episode is final" if health.ok else "[red]NOT OK[/]")
     raise typer.Exit(0 if health.ok else 1)
+
+
+@app.command()
+def tag(
+    run: Annotated[str, typer.Argument(help="Run (id, id prefix or name).")],
+    add: Annotated[list[str] | None, typer.Argument(help="Tags to add.")] = None,
+    remove: Annotated[
+        list[str] | None, typer.Option("--remove", help="A tag to remove (repeatable).")
+    ] = None,
+    notes: Annotated[
+        str | None, typer.Option(help="Replace the run's notes ('' clears them).")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Add or remove a run's tags, or set its notes; with neither, print them."""
+    store = open_store(db, runs=[run])
+    r = find_run(store, run)
+    blank = [t for t in (*(add or ()), *(remove or ())) if not t.strip()]
+    if blank:
+        fail("a tag cannot be empty")
+    unknown = [t for t in remove or () if t not in r.tags]
+    if unknown:
+        fail(
+            f"run {r.id[:8]} has no tag {', '.join(map(repr, unknown))}; its tags are "
+            + (", ".join(r.tags) or "none")
+        )
+    if add or remove or notes is not None:
+        tags = [t for t in (*r.tags, *(add or ())) if t not in (remove or ())]
+        r = store.update_run(r.id, tags=tags if (add or remove) else None, notes=notes)
+    out.print(f"[bold]{r.name}[/] ({r.id[:8]})", highlight=False)
+    out.print(f"  tags   {', '.join(r.tags) or '-'}", highlight=False)
+    out.print(f"  notes  {r.notes or '-'}", highlight=False)
+
+
+@app.command()
+def delete(
+    runs: Annotated[list[str], typer.Argument(help="Runs (id, id prefix or name).")],
+    keep_files: Annotated[
+        bool,
+        typer.Option("--keep-files", help="Keep each run's folder (checkpoints, videos)."),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Delete runs: their records (episodes, trades, metrics, checkpoints, evaluations) and
+    their run folders."""
+    store = open_store(db, runs=runs)
+    found = list({r.id: r for r in (find_run(store, ref) for ref in runs)}.values())
+    running = [r for r in found if r.status == "running"]
+    if running:
+        fail(
+            f"run {running[0].name} ({running[0].id[:8]}) is still running: stop it first "
+            "(or, if its trainer was killed, wait until its heartbeat is stale)"
+        )
+    folders = {r.id: _run_folder(r) for r in found}
+    for r in found:
+        folder = folders[r.id]
+        where = "kept" if keep_files else f"{folder} ({_size(folder)})" if folder else "no folder"
+        err.print(
+            f"  {r.name} ({r.id[:8]}): {r.status}, {r.episodes:,} episodes; files: {where}",
+            highlight=False,
+        )
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("deleting asks for confirmation; pass --yes to delete without asking")
+        if not typer.confirm(f"Delete {len(found)} run{'s' if len(found) != 1 else ''}?"):
+            raise typer.Exit(1)
+    from rltrack.tracking.spool import SPOOL_NAME
+    from rltrack.tracking.store import StoreError
+
+    for r in found:
+        try:
+            store.delete_run(r.id)
+        except StoreError as exc:
+            fail(str(exc), 1)
+        folder = folders[r.id]
+        if folder is not None:
+            if keep_files:
+                # Spooled records would bring the run back at the next `rltrack sync`.
+                (folder / SPOOL_NAME).unlink(missing_ok=True)
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+        out.print(f"deleted {r.name} ({r.id[:8]})", highlight=False)
+
+
+def _run_folder(r: Run) -> Path | None:
+    """The run's own folder (named by its id), when it exists."""
+    folder = Path(r.metadata.get("run_dir") or settings.home() / "runs" / r.id)
+    return folder if folder.name == r.id and folder.is_dir() else None
+
+
+def _size(folder: Path) -> str:
+    total = float(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()))
+    for unit in ("B", "KB", "MB", "GB"):
+        if total < 1024 or unit == "GB":
+            return f"{total:.0f} {unit}" if unit == "B" else f"{total:.1f} {unit}"
+        total /= 1024
+    return ""
 
 
 @app.command()
