@@ -466,6 +466,7 @@ def show(run: str, json_: JsonOpt = False, db: DbOpt = None) -> None:
     checkpoints = store.list_checkpoints(r.id)
     data = {
         **run_summary(r),
+        "notes": r.notes,
         "config": r.config,
         "metadata": r.metadata,
         "episodes": sum(n for s, n in counts.items() if s != "started"),
@@ -500,10 +501,13 @@ def show(run: str, json_: JsonOpt = False, db: DbOpt = None) -> None:
         return
     out.print(f"[bold]{r.name}[/]  ({r.id})", highlight=False)
     for key in ("status", "algorithm", "env_id", "backend", "agent_id", "start_time",
-                "end_time", "timesteps", "episodes", "error"):  # fmt: skip
+                "end_time", "timesteps", "episodes", "parent_run_id", "error",
+                "notes"):  # fmt: skip
         value = data[key]
         if value is not None:
             out.print(f"  {key:<11} {to_jsonable(value)}", highlight=False)
+    if r.tags:
+        out.print(f"  {'tags':<11} {', '.join(r.tags)}", highlight=False)
     out.print(f"  {'by status':<11} {counts}", highlight=False)
     out.print("  hyperparams " + json.dumps(r.config.get("hyperparams", {})), highlight=False)
     for c in data["checkpoints"]:

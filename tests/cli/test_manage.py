@@ -54,6 +54,9 @@ def test_tags_and_notes(cli: Cli, store: Store) -> None:
     assert cli("tag", "tagged", " ").code == 2
     shown = cli("tag", "tagged")
     assert shown.code == 0 and "baseline" in shown.stdout
+    text = cli("show", "tagged").stdout
+    assert "tags        baseline" in text and "notes       first try" in text
+    assert cli("show", "tagged", "--json").json()["notes"] == "first try"
     assert store.get_run("tagged").tags == ["baseline"]
 
 
