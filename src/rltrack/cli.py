@@ -165,6 +165,13 @@ def train(
     resume: Annotated[
         str | None, typer.Option(help="Continue from this run's last checkpoint as a new run.")
     ] = None,
+    like: Annotated[
+        str | None,
+        typer.Option(
+            help="Start a new run with this run's settings (fresh weights); options given "
+            "override them, e.g. --like RUN --seed 2."
+        ),
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override any setting: key=value, e.g. hyperparams.gamma=0.98."),
@@ -196,10 +203,15 @@ def train(
         store = None
         parent = None
         base: dict[str, Any] = {}
-        if resume:
-            store = open_store(db, runs=[resume])
-            parent = find_run(store, resume)
-            base = {k: v for k, v in parent.config.items() if k not in ("run_name", "mode")}
+        if resume and like:
+            fail("--resume continues a run and --like starts a new one from its settings; give one")
+        if resume or like:
+            ref = resume or like
+            assert ref is not None
+            store = open_store(db, runs=[ref])
+            source = find_run(store, ref)
+            parent = source if resume else None
+            base = {k: v for k, v in source.config.items() if k not in ("run_name", "mode")}
         cfg = build_config(file=config, overrides=overrides, base=base)
         check_env_id(cfg.env)
     except (ConfigError, UnknownEnvError) as exc:

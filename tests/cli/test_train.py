@@ -130,6 +130,19 @@ def test_resume_continues_as_linked_run(cli: Cli) -> None:
     assert [r["run_id"] for r in cli("runs", "--limit", "1", "--json").json()] == [second.run_id]
     assert "the newest 1 of 2 runs" in cli("runs", "--limit", "1").stderr
     assert "of 2 runs" not in cli("runs").stderr
+    # --like starts a new, unlinked run from the first one's settings, with fresh weights.
+    like = cli(
+        "train", "--like", first[:8], "--seed", "9", "--total-timesteps", "512", "--no-progress"
+    )
+    assert like.code == 0, like.stderr
+    copy = cli("show", like.run_id, "--json").json()
+    original = cli("show", first, "--json").json()
+    assert copy["parent_run_id"] is None and copy["timesteps"] == 512
+    assert copy["config"]["seed"] == 9 and copy["config"]["num_envs"] == 2
+    assert copy["config"]["hyperparams"] == original["config"]["hyperparams"]
+    assert cli("episodes", like.run_id, "--json").json()[0]["start_timestep"] == 0
+    both = cli("train", "--like", first[:8], "--resume", first[:8], "--no-progress")
+    assert both.code == 2 and "give one" in both.stderr
     # A checkpoint cannot continue as another algorithm or in another env.
     for flag, other in (("--algo", "dqn"), ("--env", "Acrobot-v1")):
         refused = cli("train", "--resume", first[:8], flag, other, "--no-progress")
