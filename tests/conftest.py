@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 _db_counter = itertools.count()
 # Commands that only read (or repair) the database: run in-process by the `cli` fixture.
 IN_PROCESS = frozenset(
-    {"runs", "show", "episodes", "metrics", "check", "sync", "db", "tag", "delete"}
+    {"runs", "show", "episodes", "metrics", "check", "sync", "db", "tag", "delete", "compare"}
 )
 
 

@@ -695,6 +695,90 @@ def _metrics_by_key(rows: Sequence[Metric]) -> Table:
 
 
 @app.command()
+def compare(
+    runs: Annotated[list[str], typer.Argument(help="Two to eight runs (id, id prefix or name).")],
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Runs side by side: their results, and the settings that differ between them."""
+    from rltrack.config import config_differences
+
+    refs = list(dict.fromkeys(runs))
+    if not 2 <= len(refs) <= 8:
+        fail(f"compare takes 2 to 8 distinct runs, got {len(refs)}")
+    store = open_store(db, runs=refs)
+    found = list({r.id: r for r in (find_run(store, ref) for ref in refs)}.values())
+    if len(found) < 2:
+        fail(f"{' and '.join(refs)} are the same run; name at least two")
+    stats = store.run_stats([r.id for r in found])
+    rows: list[tuple[str, list[Any]]] = [
+        ("name", [r.name for r in found]),
+        ("algorithm", [r.algorithm for r in found]),
+        ("env", [r.env_id for r in found]),
+        ("seed", [r.seed for r in found]),
+        ("status", [r.status for r in found]),
+        ("timesteps", [r.timesteps for r in found]),
+        ("episodes", [stats[r.id].finished for r in found]),
+        ("mean reward", [stats[r.id].mean_reward for r in found]),
+        ("last 100 mean", [_last_mean_reward(store, r.id) for r in found]),
+        ("best reward", [stats[r.id].max_reward for r in found]),
+        ("mean length", [stats[r.id].mean_steps for r in found]),
+        ("win rate (last 100)", [stats[r.id].last_win_rate for r in found]),
+        ("latest evaluation", [_latest_evaluation(store, r.id) for r in found]),
+    ]
+    rows = [(k, v) for k, v in rows if any(x is not None for x in v)]
+    ignored = ("run_name", "tags", "seed")  # the seed has its own row above
+    differing = [
+        (k, v) for k, v in config_differences([r.config for r in found]) if k not in ignored
+    ]
+    if json_:
+        print_json(
+            {
+                "runs": [r.id for r in found],
+                "results": {k: dict(zip([r.id for r in found], v, strict=True)) for k, v in rows},
+                "differing_params": [
+                    {"key": k, "values": dict(zip([r.id for r in found], v, strict=True))}
+                    for k, v in differing
+                ],
+            }
+        )
+        return
+    table = Table("", *(r.id[:8] for r in found))
+    for key, values in rows:
+        table.add_row(key, *(_cell(v) for v in values))
+    if differing:
+        table.add_section()
+        for key, values in differing:
+            table.add_row(key, *(_cell(v) for v in values))
+    out.print(table)
+    if not differing:
+        err.print("their settings are the same (names, tags and seeds aside)", highlight=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return _fmt(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _last_mean_reward(store: Any, run_id: str, n: int = 100) -> float | None:
+    """Mean reward of the run's newest ``n`` finished episodes."""
+    page = store.episode_page(run_id, sort="-index", limit=n + 16)
+    rewards = [e.total_reward for e in page.items if e.total_reward is not None][:n]
+    return sum(rewards) / len(rewards) if rewards else None
+
+
+def _latest_evaluation(store: Any, run_id: str) -> float | None:
+    """Mean reward of the run's newest evaluation of its own policy."""
+    agent = [e for e in store.list_evaluations(run_id) if e.opponent in (None, "agent")]
+    return max(agent, key=lambda e: e.created_at).mean_reward if agent else None
+
+
+@app.command()
 def check(
     run: str,
     repair: Annotated[

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -319,3 +320,41 @@ def format_validation_error(exc: ValidationError) -> str:
         else:
             problems.append(f"{field}: {err['msg']} (got {err.get('input')!r})")
     return "config error: " + "; ".join(problems)
+
+
+# -- comparing configs ----------------------------------------------------------------------------
+_MISSING = object()
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys; lists and scalars (and empty mappings) are values."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, f"{path}."))
+        else:
+            out[path] = value
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values: 1 and 1.0 are the same number, True is not 1, a missing key differs
+    from every value (null included)."""
+    if a is _MISSING or b is _MISSING:
+        return a is b
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    return bool(a == b)
+
+
+def config_differences(configs: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Any]]]:
+    """The dotted keys whose values are not the same in every config, sorted, each with its
+    value in each config (None where a config lacks the key)."""
+    flat = [flatten(c) for c in configs]
+    out = []
+    for key in sorted(set().union(*flat)):
+        values = [f.get(key, _MISSING) for f in flat]
+        if any(not _same(values[0], v) for v in values[1:]):
+            out.append((key, [None if v is _MISSING else v for v in values]))
+    return out

@@ -1,5 +1,6 @@
-"""`rltrack tag` and `rltrack delete`: a run's tags and notes, and removing runs with their
-folders, never a running one, never without --yes when nobody can be asked."""
+"""`rltrack tag`, `rltrack delete` and `rltrack compare`: a run's tags and notes, removing runs
+with their folders (never a running one, never without --yes when nobody can be asked), and runs
+side by side."""
 
 from __future__ import annotations
 
@@ -99,3 +100,33 @@ def test_a_running_run_is_not_deleted(cli: Cli, store: Store) -> None:
     assert refused.code == 2 and "is still running: stop it first" in refused.stderr
     assert store.get_run("live").status == "running"
     assert cli("delete", "nosuch", "--yes").code == 2
+
+
+def test_compare_results_and_differing_settings(cli: Cli, store: Store) -> None:
+    base = {"algo": "ppo", "hyperparams": {"learning_rate": 0.0003, "gamma": 0.99}, "seed": 1}
+    other = {"algo": "ppo", "hyperparams": {"learning_rate": 0.001, "gamma": 0.99}, "seed": 2}
+    store.write(run_events("slow", episodes=150, config=base, reward=lambda i: float(i)))
+    store.write(run_events("fast", episodes=20, config=other, reward=lambda i: 2.0 * i))
+    result = cli("compare", "slow", "fast", "--json")
+    assert result.code == 0, result.stderr
+    body = result.json()
+    assert body["runs"] == ["slow", "fast"]
+    res = body["results"]
+    assert res["episodes"] == {"slow": 150, "fast": 20}
+    assert res["best reward"] == {"slow": 149.0, "fast": 38.0}
+    # The newest 100 episodes: 50..149 for the long run, all 20 for the short one.
+    assert res["last 100 mean"] == {"slow": 99.5, "fast": 19.0}
+    assert res["mean reward"]["slow"] == pytest.approx(74.5)
+    assert body["differing_params"] == [
+        {"key": "hyperparams.learning_rate", "values": {"slow": 0.0003, "fast": 0.001}}
+    ]
+    table = cli("compare", "slow", "fast").stdout
+    assert "hyperparams.learning_rate" in table and "99.5" in table
+
+    for args, needle in (
+        (("slow",), "compare takes 2 to 8 distinct runs, got 1"),
+        (("slow", "slow"), "got 1"),
+        (("slow", "nope"), "nope"),
+    ):
+        refused = cli("compare", *args)
+        assert refused.code == 2 and needle in refused.stderr, refused.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -10,53 +10,22 @@ from fastapi import APIRouter, HTTPException, Query
 from rltrack.api.deps import StoreDep
 from rltrack.api.schemas import ComparePublic, ParamDiffPublic
 from rltrack.api.views import run_detail
+from rltrack.config import config_differences
 from rltrack.tracking.entities import Run, finite_json
 
 router = APIRouter(prefix="/api", tags=["compare"])
 
 MIN_RUNS, MAX_RUNS = 2, 8
-_MISSING = object()
-
-
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as dotted keys; lists and scalars (and empty mappings) are values."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, f"{path}."))
-        else:
-            out[path] = value
-    return out
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal values: 1 and 1.0 are the same number, True is not 1, a missing key differs
-    from every value (null included)."""
-    if a is _MISSING or b is _MISSING:
-        return a is b
-    if isinstance(a, bool) != isinstance(b, bool):
-        return False
-    return bool(a == b)
 
 
 def differing_params(runs: Sequence[Run]) -> list[ParamDiffPublic]:
-    flat = [flatten(r.config) for r in runs]
-    keys = sorted(set().union(*flat))
-    diffs = []
-    for key in keys:
-        values = [f.get(key, _MISSING) for f in flat]
-        if any(not _same(values[0], v) for v in values[1:]):
-            diffs.append(
-                ParamDiffPublic(
-                    key=key,
-                    values={
-                        r.id: None if v is _MISSING else finite_json(v)
-                        for r, v in zip(runs, values, strict=True)
-                    },
-                )
-            )
-    return diffs
+    return [
+        ParamDiffPublic(
+            key=key,
+            values={r.id: finite_json(v) for r, v in zip(runs, values, strict=True)},
+        )
+        for key, values in config_differences([r.config for r in runs])
+    ]
 
 
 @router.get(
