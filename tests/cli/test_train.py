@@ -65,13 +65,12 @@ def test_ppo_four_envs_records_every_episode(cli: Cli, monkeypatch: pytest.Monke
     table = cli("episodes", run_id, "--limit", "2")
     assert f"2 of {len(episodes)} episodes" in table.stderr
     # --json streams the episodes a keyset page at a time (5,000; 7 here), the same list.
-    import rltrack.cli as cli_module
+    from rltrack.cli import query
 
-    paged = functools.partial(cli_module._all_episodes, page=7)
-    monkeypatch.setattr("rltrack.cli._all_episodes", paged)
+    monkeypatch.setattr(query, "_all_episodes", functools.partial(query._all_episodes, page=7))
     assert len(episodes) > 7 and cli("episodes", run_id, "--json").json() == episodes
     # A table stops at TABLE_ROWS (1,000; 5 here) and says how to see more; JSON has them all.
-    monkeypatch.setattr("rltrack.cli.TABLE_ROWS", 5)
+    monkeypatch.setattr("rltrack.cli.common.TABLE_ROWS", 5)
     capped = cli("episodes", run_id)
     assert f"5 of {len(episodes)} episodes, by index; --limit N" in capped.stderr
     assert capped.stdout.count("completed") == 5

@@ -1,0 +1,434 @@
+"""Reading runs back: `runs`, `show`, `episodes`, `metrics`, `compare` and `check`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterator, Sequence
+from typing import Annotated, Any
+
+import typer
+from rich.table import Column, Table
+
+from rltrack.cli import common
+from rltrack.cli.common import (
+    STATUSES,
+    DbOpt,
+    JsonOpt,
+    app,
+    checkpoint_label,
+    err,
+    fail,
+    find_run,
+    fmt,
+    missing_database,
+    open_run,
+    open_store,
+    out,
+    print_json,
+    print_json_stream,
+    run_summary,
+)
+from rltrack.tracking.entities import Episode, Metric, to_jsonable
+
+
+@app.command()
+def runs(
+    status: Annotated[str | None, typer.Option(help=f"One of {', '.join(STATUSES)}.")] = None,
+    agent_id: Annotated[str | None, typer.Option()] = None,
+    tag: Annotated[str | None, typer.Option(help="Runs with this tag.")] = None,
+    algo: Annotated[str | None, typer.Option(help="Runs of this algorithm.")] = None,
+    env: Annotated[str | None, typer.Option(help="Runs on this env id.")] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Runs whose name contains this text (any case).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """List runs, newest first."""
+    from rltrack.tracking.store import RunFilter
+
+    if status is not None and status not in STATUSES:
+        fail(f"--status {status!r}: choose one of {', '.join(STATUSES)}")
+    missing = missing_database(db)
+    if missing is not None:
+        # Nothing trained there yet: no runs, and no empty database created to say so.
+        if json_:
+            print_json([])
+        else:
+            err.print(f"no runs recorded yet: there is no database at {missing}", highlight=False)
+        return
+    store = open_store(db, runs=[])
+    flt = RunFilter(status=status, agent_id=agent_id, tag=tag, algorithm=algo, env_id=env, q=search)
+    found = store.list_runs(dataclasses.replace(flt, limit=limit))
+    if json_:
+        print_json([run_summary(r) for r in found])
+        return
+    table = Table("run", "name", "algo", "env", "status", "episodes", "timesteps", "started")
+    colours = {"completed": "green", "running": "cyan", "stopped": "yellow", "failed": "red"}
+    for r in found:
+        table.add_row(
+            r.id[:8], r.name, r.algorithm, r.env_id,
+            f"[{colours.get(r.status, 'white')}]{r.status}[/]", str(r.episodes),
+            str(r.timesteps), r.start_time.strftime("%Y-%m-%d %H:%M:%S"),
+        )  # fmt: skip
+    out.print(table)
+    if len(found) == limit:
+        total = store.count_runs(flt)
+        if total > limit:
+            err.print(f"the newest {limit} of {total:,} runs; --limit N for more", highlight=False)
+
+
+@app.command()
+def show(run: str, json_: JsonOpt = False, db: DbOpt = None) -> None:
+    """One run: its configuration, progress and checkpoints."""
+    store, r = open_run(db, run)
+    counts = store.count_episodes(r.id)
+    checkpoints = store.list_checkpoints(r.id)
+    data = {
+        **run_summary(r),
+        "notes": r.notes,
+        "config": r.config,
+        "metadata": r.metadata,
+        "episodes": sum(n for s, n in counts.items() if s != "started"),
+        "episodes_by_status": counts,
+        "checkpoints": [
+            {
+                "episode": c.episode_index,
+                "timestep": c.timestep,
+                "path": c.path,
+                "sha256": c.sha256,
+                "size": c.size,
+                "kind": c.kind,
+            }
+            for c in checkpoints
+        ],  # fmt: skip
+    }
+    data["evaluations"] = [
+        {
+            "checkpoint_path": e.checkpoint_path,
+            "opponent": e.opponent,
+            "episodes": e.episodes,
+            "mean_reward": e.mean_reward,
+            "std_reward": e.std_reward,
+            "win_rate": e.win_rate,
+            "mean_length": e.mean_length,
+            "metrics": e.metrics,
+        }  # fmt: skip
+        for e in store.list_evaluations(r.id)
+    ]
+    if json_:
+        print_json(data)
+        return
+    out.print(f"[bold]{r.name}[/]  ({r.id})", highlight=False)
+    for key in ("status", "algorithm", "env_id", "backend", "agent_id", "start_time",
+                "end_time", "timesteps", "episodes", "parent_run_id", "error",
+                "notes"):  # fmt: skip
+        value = data[key]
+        if value is not None:
+            out.print(f"  {key:<11} {to_jsonable(value)}", highlight=False)
+    if r.tags:
+        out.print(f"  {'tags':<11} {', '.join(r.tags)}", highlight=False)
+    out.print(f"  {'by status':<11} {counts}", highlight=False)
+    out.print("  hyperparams " + json.dumps(r.config.get("hyperparams", {})), highlight=False)
+    for c in data["checkpoints"]:
+        out.print(f"  checkpoint  {c['kind']:<8} step {c['timestep']:>9}  {c['path']}")
+    for e in data["evaluations"]:
+        played = f" {checkpoint_label(e['checkpoint_path'])}" if e["checkpoint_path"] else ""
+        out.print(
+            f"  evaluation  {(e['opponent'] or '-') + played:<24} reward {e['mean_reward']:.4g} "
+            f"± {e['std_reward']:.3g} over {e['episodes']} episodes",
+            highlight=False,
+        )
+
+
+@app.command()
+def episodes(
+    run: str,
+    status: Annotated[
+        str | None, typer.Option(help="started, completed, truncated or error.")
+    ] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="index, total_reward or steps; a leading - sorts descending "
+            "(-index: newest first, -total_reward: best first)."
+        ),
+    ] = "index",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N episodes in that order.")
+    ] = None,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """The episodes of a run: a table of the first 1,000 in --sort order (--limit N for
+    another number), or all of them with --json."""
+    from rltrack.tracking.store import EPISODE_SORTS, EpisodeFilter
+
+    if status is not None and status not in ("started", "completed", "truncated", "error"):
+        fail(f"--status {status!r}: choose one of started, completed, truncated, error")
+    if sort.removeprefix("-") not in EPISODE_SORTS:
+        choices = ", ".join(EPISODE_SORTS)
+        fail(f"--sort {sort!r}: choose one of {choices}, each with a leading - for descending")
+    store, r = open_run(db, run)
+    # A table stops at common.TABLE_ROWS unless --limit says otherwise (a long run has a million
+    # episodes, which no terminal wants); --json gives them all.
+    cap = limit if limit is not None or json_ else common.TABLE_ROWS
+    if sort == "index" and cap is None and status is None:
+        # Every episode as JSON, page by page: a run of a million would otherwise be held
+        # whole, twice (entities, then dicts), before the first byte is written.
+        print_json_stream(_episode_item(e) for e in _all_episodes(store, r.id))
+        return
+    if sort == "index" and cap is None:
+        rows = store.list_episodes(r.id, status=status)
+    else:
+        page = store.episode_page(
+            r.id, flt=EpisodeFilter(status=status), sort=sort, limit=cap or 2**31 - 1
+        )
+        rows = page.items
+        if not json_ and len(rows) < page.total:
+            more = "" if limit is not None else "; --limit N shows more, --json all of them"
+            err.print(f"{len(rows):,} of {page.total:,} episodes, by {sort}{more}", highlight=False)
+    if json_:
+        print_json([_episode_item(e) for e in rows])
+        return
+    table = Table("index", "slot", "status", "reward", "steps", "end step", "win", "epsilon")
+    for e in rows:
+        table.add_row(
+            str(e.index), str(e.env_slot), e.status, fmt(e.total_reward), str(e.steps),
+            str(e.end_timestep), fmt(e.win), fmt(e.epsilon),
+        )  # fmt: skip
+    out.print(table)
+
+
+def _episode_item(e: Episode) -> dict[str, Any]:
+    return {
+        "index": e.index, "env_slot": e.env_slot, "status": e.status,
+        "total_reward": e.total_reward, "steps": e.steps, "start_timestep": e.start_timestep,
+        "end_timestep": e.end_timestep, "start_time": e.start_time, "end_time": e.end_time,
+        "win": e.win, "epsilon": e.epsilon, "drain_steps": e.drain_steps, "metrics": e.metrics,
+    }  # fmt: skip
+
+
+def _all_episodes(store: Any, run_id: str, page: int = 5000) -> Iterator[Episode]:
+    """Every episode of a run by index, read a keyset page at a time."""
+    after: int | None = None
+    while True:
+        batch = store.episodes_after(run_id, after, page)
+        yield from batch
+        if len(batch) < page:
+            return
+        after = batch[-1].index
+
+
+@app.command()
+def metrics(
+    run: str,
+    key: Annotated[
+        str | None, typer.Option(help="Only this key, e.g. rollout/ep_rew_mean.")
+    ] = None,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Training metrics of a run (losses, rewards, fps, ...): the last value of each, the
+    points of one with --key (a table of the first 1,000), or every point with --json."""
+    store, r = open_run(db, run)
+    rows = store.list_metrics(r.id, key=key)
+    if key is not None and not rows:
+        keys = store.metric_keys(r.id)
+        err.print(
+            f"run {r.id[:8]} has no metric {key!r}"
+            + (f"; its metrics: {', '.join(keys)}" if keys else " (it has logged none yet)"),
+            highlight=False,
+        )
+    if json_:
+        print_json(
+            [
+                {
+                    "key": m.key,
+                    "timestep": m.timestep,
+                    "value": m.value,
+                    "wall_time": m.wall_time,
+                    "episodes": m.episodes,
+                }
+                for m in rows
+            ]  # fmt: skip
+        )
+        return
+    if key is None:
+        out.print(_metrics_by_key(rows))
+        if rows:
+            err.print(
+                "one row per metric, with its last value; --key KEY for its points, --json for "
+                "every point",
+                highlight=False,
+            )
+        return
+    table = Table("key", "timestep", "value", "episodes")
+    for m in rows[: common.TABLE_ROWS]:
+        table.add_row(m.key, str(m.timestep), fmt(m.value), str(m.episodes))
+    out.print(table)
+    if len(rows) > common.TABLE_ROWS:
+        err.print(
+            f"the first {common.TABLE_ROWS:,} of {len(rows):,} points of {key}; "
+            "--json for all of them",
+            highlight=False,
+        )
+
+
+def _metrics_by_key(rows: Sequence[Metric]) -> Table:
+    """A run's metrics at a glance: per key, its number of points, its last value (and the
+    timestep of it), and its smallest and largest finite values."""
+    by_key: dict[str, list[Metric]] = {}
+    for m in rows:  # ordered by key, then timestep
+        by_key.setdefault(m.key, []).append(m)
+    table = Table("points", "last step", "last value", "min", "max")
+    # Keys in full: they are what --key takes.
+    table.columns.insert(0, Column("key", no_wrap=True, min_width=max(map(len, by_key), default=3)))
+    for k, points in by_key.items():
+        finite = [m.value for m in points if math.isfinite(m.value)]
+        last = points[-1]
+        table.add_row(
+            k, f"{len(points):,}", str(last.timestep), fmt(last.value),
+            fmt(min(finite)) if finite else "-", fmt(max(finite)) if finite else "-",
+        )  # fmt: skip
+    return table
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[str], typer.Argument(help="Two to eight runs (id, id prefix or name).")],
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Runs side by side: their results, and the settings that differ between them."""
+    from rltrack.config import config_differences
+
+    refs = list(dict.fromkeys(runs))
+    if not 2 <= len(refs) <= 8:
+        fail(f"compare takes 2 to 8 distinct runs, got {len(refs)}")
+    store = open_store(db, runs=refs)
+    found = list({r.id: r for r in (find_run(store, ref) for ref in refs)}.values())
+    if len(found) < 2:
+        fail(f"{' and '.join(refs)} are the same run; name at least two")
+    stats = store.run_stats([r.id for r in found])
+    rows: list[tuple[str, list[Any]]] = [
+        ("name", [r.name for r in found]),
+        ("algorithm", [r.algorithm for r in found]),
+        ("env", [r.env_id for r in found]),
+        ("seed", [r.seed for r in found]),
+        ("status", [r.status for r in found]),
+        ("timesteps", [r.timesteps for r in found]),
+        ("episodes", [stats[r.id].finished for r in found]),
+        ("mean reward", [stats[r.id].mean_reward for r in found]),
+        ("last 100 mean", [_last_mean_reward(store, r.id) for r in found]),
+        ("best reward", [stats[r.id].max_reward for r in found]),
+        ("mean length", [stats[r.id].mean_steps for r in found]),
+        ("win rate (last 100)", [stats[r.id].last_win_rate for r in found]),
+        ("latest evaluation", [_latest_evaluation(store, r.id) for r in found]),
+    ]
+    rows = [(k, v) for k, v in rows if any(x is not None for x in v)]
+    ignored = ("run_name", "tags", "seed")  # the seed has its own row above
+    differing = [
+        (k, v) for k, v in config_differences([r.config for r in found]) if k not in ignored
+    ]
+    if json_:
+        print_json(
+            {
+                "runs": [r.id for r in found],
+                "results": {k: dict(zip([r.id for r in found], v, strict=True)) for k, v in rows},
+                "differing_params": [
+                    {"key": k, "values": dict(zip([r.id for r in found], v, strict=True))}
+                    for k, v in differing
+                ],
+            }
+        )
+        return
+    table = Table("", *(r.id[:8] for r in found))
+    for key, values in rows:
+        table.add_row(key, *(_cell(v) for v in values))
+    if differing:
+        table.add_section()
+        for key, values in differing:
+            table.add_row(key, *(_cell(v) for v in values))
+    out.print(table)
+    if not differing:
+        err.print("their settings are the same (names, tags and seeds aside)", highlight=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return fmt(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _last_mean_reward(store: Any, run_id: str, n: int = 100) -> float | None:
+    """Mean reward of the run's newest ``n`` finished episodes."""
+    page = store.episode_page(run_id, sort="-index", limit=n + 16)
+    rewards = [e.total_reward for e in page.items if e.total_reward is not None][:n]
+    return sum(rewards) / len(rewards) if rewards else None
+
+
+def _latest_evaluation(store: Any, run_id: str) -> float | None:
+    """Mean reward of the run's newest evaluation of its own policy."""
+    agent = [e for e in store.list_evaluations(run_id) if e.opponent in (None, "agent")]
+    return max(agent, key=lambda e: e.created_at).mean_reward if agent else None
+
+
+@app.command()
+def check(
+    run: str,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Mark a run whose heartbeat was lost as failed and close its open episodes.",
+        ),
+    ] = False,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Is every episode of a run final, with its metrics? Exit 0 only when it is."""
+    store, r = open_run(db, run)
+    repaired = 0
+    if repair:
+        if r.status == "running":
+            fail(
+                f"run {r.id} is still alive (heartbeat at {r.heartbeat_at:%H:%M:%S} UTC); "
+                "stop it first, or wait until its heartbeat is stale (RLTRACK_STALE_S)"
+            )
+        repaired = store.repair_run(r.id, r.error or "heartbeat lost")
+        r = store.get_run(r.id)
+    health = store.episode_health(r.id)
+    report = {
+        "run_id": r.id, "name": r.name, "status": r.status, "error": r.error,
+        "ok": health.ok, "episodes": sum(health.counts.values()), "counts": health.counts,
+        "started": health.started, "missing_metrics": health.missing_metrics,
+        "missing_trades": health.missing_trades, "gaps": health.gaps, "repaired": repaired,
+    }  # fmt: skip
+    if json_:
+        print_json(report)
+    else:
+        out.print(f"[bold]{r.name}[/] ({r.id})  status {r.status}", highlight=False)
+        if r.error:
+            out.print(f"  error           {r.error}", highlight=False)
+        by_status = ", ".join(f"{k} {v}" for k, v in sorted(health.counts.items())) or "none"
+        out.print(f"  episodes        {report['episodes']} ({by_status})", highlight=False)
+        for label, items in (
+            ("left started", health.started),
+            ("missing metrics", health.missing_metrics),
+            ("missing trades", health.missing_trades),
+            ("index gaps", [f"{a}..{b}" for a, b in health.gaps]),
+        ):
+            shown = ", ".join(map(str, items[:20])) + (" …" if len(items) > 20 else "")
+            out.print(f"  {label:<15} {shown or 'none'}", highlight=False)
+        if repaired:
+            out.print(f"  repaired        {repaired} episodes closed as error", highlight=False)
+        out.print("[green]OK[/]: every episode is final" if health.ok else "[red]NOT OK[/]")
+    raise typer.Exit(0 if health.ok else 1)

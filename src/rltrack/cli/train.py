@@ -1,0 +1,317 @@
+"""`rltrack train`: build the config, open (or defer) the store, train and record the run."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from rltrack import settings
+from rltrack.cli.common import (
+    DbOpt,
+    app,
+    err,
+    fail,
+    open_run,
+    out,
+)
+from rltrack.config import ALGORITHMS, ConfigError, build_config, deep_merge, parse_set
+from rltrack.tracking.entities import Run
+
+
+@app.command()
+def train(
+    algo: Annotated[str | None, typer.Option(help=f"Algorithm: {', '.join(ALGORITHMS)}.")] = None,
+    env: Annotated[str | None, typer.Option(help="Gymnasium env id.")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML config file (see conf/).")
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="Preset: smoke or full.")] = None,
+    backend: Annotated[str | None, typer.Option(help="sb3 or actor-learner.")] = None,
+    num_envs: Annotated[int | None, typer.Option(help="Parallel environments.")] = None,
+    vec_env: Annotated[str | None, typer.Option(help="dummy or subproc.")] = None,
+    num_actors: Annotated[
+        int | None,
+        typer.Option(help="actor-learner: actor processes per agent (0: serial, one process)."),
+    ] = None,
+    agents: Annotated[
+        int | None, typer.Option(help="actor-learner: independent agents trained side by side.")
+    ] = None,
+    total_timesteps: Annotated[int | None, typer.Option(help="Environment steps.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    run_name: Annotated[str | None, typer.Option(help="Name of the run.")] = None,
+    agent_id: Annotated[str | None, typer.Option(help="Agent the run trains.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Tag (repeatable).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
+    torch_threads: Annotated[
+        int | None,
+        typer.Option(help="PyTorch CPU threads (default: 1, or PyTorch's for CNN policies)."),
+    ] = None,
+    checkpoint_every_steps: Annotated[int | None, typer.Option()] = None,
+    checkpoint_every_episodes: Annotated[int | None, typer.Option()] = None,
+    keep_checkpoints: Annotated[int | None, typer.Option(help="Periodic ones kept.")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="Trading env: OHLCV CSV path, or googl / eurusd.")
+    ] = None,
+    data_range: Annotated[
+        str | None, typer.Option(help="Trading env: date range START:END of the data.")
+    ] = None,
+    train_range: Annotated[
+        str | None, typer.Option(help="Trading env: date range START:END to train on.")
+    ] = None,
+    eval_range: Annotated[
+        str | None, typer.Option(help="Trading env: held-out range START:END to evaluate on.")
+    ] = None,
+    trace_every: Annotated[
+        int | None, typer.Option(help="Record every K-th episode's per-step trace (1: all).")
+    ] = None,
+    drain_max_steps: Annotated[
+        int | None, typer.Option(help="Steps per env to finish in-flight episodes at the end.")
+    ] = None,
+    drain_timeout: Annotated[
+        float | None, typer.Option(help="Seconds the end-of-training drain may take.")
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue from this run's last checkpoint as a new run.")
+    ] = None,
+    like: Annotated[
+        str | None,
+        typer.Option(
+            help="Start a new run with this run's settings (fresh weights); options given "
+            "override them, e.g. --like RUN --seed 2."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override any setting: key=value, e.g. hyperparams.gamma=0.98."),
+    ] = None,
+    progress: Annotated[bool | None, typer.Option(help="Show a progress bar.")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Train an agent and record the whole run."""
+    from rltrack.envs import UnknownEnvError, check_env_id
+
+    overrides: dict[str, Any] = {
+        "algo": algo, "env": env, "mode": mode, "backend": backend, "num_envs": num_envs,
+        "vec_env": vec_env, "num_actors": num_actors, "agents": agents,
+        "total_timesteps": total_timesteps, "seed": seed,
+        "run_name": run_name, "agent_id": agent_id, "tags": tuple(tag) if tag else None,
+        "device": device, "torch_threads": torch_threads,
+        "checkpoint_every_steps": checkpoint_every_steps,
+        "checkpoint_every_episodes": checkpoint_every_episodes,
+        "keep_checkpoints": keep_checkpoints, "progress": progress,
+        "drain_max_steps": drain_max_steps, "drain_timeout": drain_timeout,
+        "train_range": train_range, "eval_range": eval_range, "trace_every": trace_every,
+    }  # fmt: skip
+    try:
+        extra = parse_set(set_ or [])
+        env_kwargs = {k: v for k, v in (("data", data), ("date_range", data_range)) if v}
+        if env_kwargs:
+            extra = deep_merge({"env_kwargs": env_kwargs}, extra)
+        overrides = {**{k: v for k, v in overrides.items() if v is not None}, **extra}
+        store = None
+        parent = None
+        base: dict[str, Any] = {}
+        if resume and like:
+            fail("--resume continues a run and --like starts a new one from its settings; give one")
+        if resume or like:
+            ref = resume or like
+            assert ref is not None
+            store, source = open_run(db, ref)
+            parent = source if resume else None
+            base = {k: v for k, v in source.config.items() if k not in ("run_name", "mode")}
+        cfg = build_config(file=config, overrides=overrides, base=base)
+        check_env_id(cfg.env)
+    except (ConfigError, UnknownEnvError) as exc:
+        fail(str(exc))
+    if parent is not None:
+        # A checkpoint holds one algorithm's networks for one env's spaces.
+        for flag, now, then in (
+            ("--algo", cfg.algo, parent.algorithm),
+            ("--env", cfg.env, parent.env_id),
+        ):
+            if now != then:
+                fail(
+                    f"{flag} {now}: --resume continues run {parent.id[:8]}, which trained {then}; "
+                    f"leave {flag} out, or start a new run without --resume"
+                )
+    if cfg.resolved_backend == "sb3":
+        for flag, given in (("--num-actors", num_actors), ("--agents", agents)):
+            if given is not None:
+                fail(
+                    f"{flag} is for the actor-learner backend (--algo iqn); {cfg.algo} trains "
+                    "with SB3, which runs environments side by side with --num-envs N"
+                )
+    if cfg.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            fail("--device cuda: no CUDA device is available here; use --device cpu or auto")
+    if store is None:
+        store = _store_for_training(db)
+    _train(cfg, store, parent)
+
+
+def _store_for_training(db: str | None) -> Any:
+    """A server that is away at start does not stop training: records go to the spool until it
+    answers. A SQLite location that cannot hold a database is a usage error."""
+    from rltrack.tracking.deferred import DeferredStore
+    from rltrack.tracking.sql.engine import is_sqlite, normalize_url, safe_url
+    from rltrack.tracking.store import DatabaseURLError, StoreError, UnavailableError
+    from rltrack.tracking.store import open_store as open_url
+
+    url = normalize_url(settings.database_url(db))
+    try:
+        return open_url(url)
+    except UnavailableError as exc:
+        if is_sqlite(url) or isinstance(exc, DatabaseURLError):
+            fail(str(exc))
+        err.print(
+            f"[yellow]database {safe_url(url)} unreachable at start[/] ({exc}); training "
+            "goes on and records are spooled until it answers",
+            highlight=False,
+        )
+        return DeferredStore(url)
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def _train(cfg: Any, store: Any, parent: Run | None) -> NoReturn:
+    from rltrack.tracking.logger import RunLogger
+    from rltrack.tracking.spool import Spool, SpoolError
+    from rltrack.training.context import TrainContext
+    from rltrack.training.runner import (
+        default_run_name,
+        new_run_id,
+        run_dir_for,
+        run_training,
+    )
+
+    resume_path, resume_step = None, 0
+    if parent is not None:
+        checkpoints = store.list_checkpoints(parent.id)
+        usable = [c for c in checkpoints if Path(c.path).exists()]
+        if not usable:
+            fail(f"run {parent.id} has no checkpoint file to resume from")
+        last = max(usable, key=lambda c: (c.kind == "final", c.timestep))
+        resume_path, resume_step = Path(last.path), last.timestep
+
+    run_id = new_run_id()
+    run_dir = run_dir_for(settings.home(), run_id)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create the run folder {run_dir}: {exc.strerror}; set RLTRACK_HOME")
+    spool = Spool(run_dir, db_url=store.url)
+    try:
+        spool.check_writable()
+    except SpoolError as exc:
+        fail(str(exc))
+
+    def outage(exc: Exception) -> None:
+        err.print(
+            f"[yellow]database unreachable[/] ({exc}); training goes on, records are spooled "
+            f"to {spool.path} and replayed when it answers",
+            highlight=False,
+        )
+
+    def recovered(n: int) -> None:
+        err.print(f"[green]database back[/]: {n} spooled records replayed", highlight=False)
+
+    logger = RunLogger(store, spool=spool, on_outage=outage, on_recovered=recovered)
+    progress = _Progress(cfg, resume_step) if cfg.progress else None
+    ctx = TrainContext(
+        config=cfg, run_id=run_id, run_dir=run_dir, sink=logger,
+        progress=progress.update if progress else None,
+        resume_checkpoint=resume_path, resume_timestep=resume_step,
+    )  # fmt: skip
+    name = cfg.run_name or default_run_name(cfg)
+
+    def started(run_id: str) -> None:
+        print(f"run_id: {run_id}", flush=True)
+        if progress:
+            progress.start()
+
+    try:
+        outcome = run_training(
+            ctx, name=name, parent_run_id=parent.id if parent else None, on_started=started
+        )
+    except ConfigError as exc:
+        logger.close(timeout=5)
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()  # nothing was recorded for a refused run
+        fail(str(exc))
+    finally:
+        if progress:
+            progress.stop()
+    state = logger.close()
+    if state == "spooled":
+        err.print(
+            f"[yellow]the database is still unreachable[/]: {logger.written} records written, "
+            f"the rest kept in {spool.path}; run `rltrack sync` when it is back",
+            highlight=False,
+        )
+    elif state == "failed":
+        err.print(
+            f"[red]warning:[/] {logger.dropped} records could not be kept: {logger.failure}",
+            highlight=False,
+        )
+    colour = {"completed": "green", "stopped": "yellow", "failed": "red"}[outcome.status]
+    out.print(
+        f"[bold {colour}]{outcome.status}[/] run {name} ({run_id}): "
+        f"{outcome.timesteps} timesteps, {outcome.episodes} episodes"
+        + (f"\n[red]{outcome.error}[/]" if outcome.error else ""),
+        highlight=False,
+    )
+    out.print(
+        f"data: {run_dir}  database: {store.url}\n"
+        f"look at it: rltrack show {run_id[:8]}  ·  rltrack episodes {run_id[:8]}",
+        highlight=False,
+    )
+    raise typer.Exit(outcome.exit_code)
+
+
+class _Progress:
+    def __init__(self, cfg: Any, start: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
+            TextColumn("ep {task.fields[episodes]}"),
+            TextColumn("reward {task.fields[reward]}"),
+            TextColumn("{task.fields[sps]} steps/s"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        )
+        self.start_step = start
+        self.task = self.progress.add_task(
+            "train", total=cfg.total_timesteps, episodes=0, reward="-", sps="-"
+        )
+        import time
+
+        self._clock = time.monotonic
+        self._t0 = self._clock()
+
+    def start(self) -> None:
+        self.progress.start()
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+    def update(self, timesteps: int, episodes: int, reward: float | None) -> None:
+        done = timesteps - self.start_step
+        elapsed = max(self._clock() - self._t0, 1e-9)
+        self.progress.update(
+            self.task, completed=done, episodes=episodes,
+            reward="-" if reward is None else f"{reward:.1f}", sps=f"{done / elapsed:,.0f}",
+        )  # fmt: skip
