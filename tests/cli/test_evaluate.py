@@ -47,6 +47,8 @@ def test_every_checkpoint_played_and_recorded(trained: tuple[Cli, str]) -> None:
         # CartPole pays 1 a step: the reward is the length.
         assert r["mean_length"] == pytest.approx(r["mean_reward"])
     assert f"recorded {len(rows)} evaluations of run {run_id[:8]}" in result.stderr
+    # Each checkpoint is reported as it is done.
+    assert f"[{len(rows)}/{len(rows)}] final.zip: reward" in result.stderr
 
     added = evaluations(cli, run_id)[len(before) :]
     assert [(e["checkpoint_path"], e["episodes"]) for e in added] == [

@@ -61,6 +61,9 @@ def evaluate(
     record: Annotated[
         bool, typer.Option(help="Record the results as evaluations of the run.")
     ] = True,
+    progress: Annotated[
+        bool, typer.Option(help="Say on stderr as each checkpoint is done.")
+    ] = True,
     json_: JsonOpt = False,
     db: DbOpt = None,
 ) -> None:
@@ -81,8 +84,19 @@ def evaluate(
     recorded: list[Result] = []
     unrecorded: str | None = None
 
+    total = len(p.targets) + (2 if p.baselines else 0)
+    done = 0
+
     def keep(result: Result) -> None:
-        nonlocal unrecorded
+        nonlocal unrecorded, done
+        done += 1
+        if progress:
+            s = result.summary
+            what = checkpoint_label(s.checkpoint_path) if s.checkpoint_path else s.opponent
+            err.print(
+                f"  [{done}/{total}] {what}: reward {fmt(s.mean_reward)} ± {fmt(s.std_reward)}",
+                highlight=False,
+            )
         if not record or unrecorded is not None:
             return
         try:
