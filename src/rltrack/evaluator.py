@@ -183,7 +183,8 @@ def pick_checkpoints(
     if missing:
         raise EvaluateError(
             f"{_label(run)}: the checkpoint file {missing[0].path} does not exist any more (moved "
-            "or deleted, e.g. rotated out by --keep-checkpoints); pick another with --checkpoint"
+            "or deleted, e.g. rotated out by --keep-checkpoints, or saved on another machine); "
+            "pick another with --checkpoint, or run this where the file is"
         )
     return list(out.values())
 
