@@ -124,14 +124,36 @@ _TABLES: dict[str, _Table] = {
 }
 
 
-def _batches(first: list[Any], following: Callable[[Any], list[Any]]) -> Iterator[list[Any]]:
-    """``first``, then ``following(last record)`` until a batch comes back short."""
+def _batches(
+    first: list[Any], following: Callable[[Any], list[Any]], size: int
+) -> Iterator[list[Any]]:
+    """``first``, then ``following(last record)`` until a batch comes back short of ``size``."""
     batch = first
     while batch:
         yield batch
-        if len(batch) < BATCH:
+        if len(batch) < size:
             return
         batch = following(batch[-1])
+
+
+def episode_batches(store: Store, run_id: str, size: int | None = None) -> Iterator[list[Episode]]:
+    """The run's episodes by index, ``size`` (default :data:`BATCH`) at a time; the first batch
+    is read before this returns."""
+    n = size or BATCH
+    return _batches(
+        store.episodes_after(run_id, None, n),
+        lambda last: store.episodes_after(run_id, last.index, n),
+        n,
+    )
+
+
+def trade_batches(store: Store, run_id: str) -> Iterator[list[RunTrade]]:
+    """The run's trades by episode index and order made, :data:`BATCH` at a time."""
+    return _batches(
+        store.trades_after(run_id, None, BATCH),
+        lambda last: store.trades_after(run_id, (last.episode_index, last.seq), BATCH),
+        BATCH,
+    )
 
 
 def export(
@@ -146,16 +168,10 @@ def export(
     batches: Iterator[list[Any]]
     if table == "episodes":
         metric_types = store.episode_metric_types(run_id) if fmt != "json" else {}
-        batches = _batches(
-            store.episodes_after(run_id, None, BATCH),
-            lambda last: store.episodes_after(run_id, last.index, BATCH),
-        )
+        batches = episode_batches(store, run_id)
     else:
         metric_types = {}
-        batches = _batches(
-            store.trades_after(run_id, None, BATCH),
-            lambda last: store.trades_after(run_id, (last.episode_index, last.seq), BATCH),
-        )
+        batches = trade_batches(store, run_id)
     if fmt == "csv":
         return _csv(batches, spec, list(metric_types))
     if fmt == "json":

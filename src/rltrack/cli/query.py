@@ -214,13 +214,10 @@ def _episode_item(e: Episode) -> dict[str, Any]:
 
 def _all_episodes(store: Any, run_id: str, page: int = 5000) -> Iterator[Episode]:
     """Every episode of a run by index, read a keyset page at a time."""
-    after: int | None = None
-    while True:
-        batch = store.episodes_after(run_id, after, page)
+    from rltrack.exporters import episode_batches
+
+    for batch in episode_batches(store, run_id, page):
         yield from batch
-        if len(batch) < page:
-            return
-        after = batch[-1].index
 
 
 @app.command()
