@@ -106,6 +106,13 @@ def test_env_without_rgb_frames_is_refused() -> None:
         open_env("NoSuchEnv-v9", {}, (320, 240))
 
 
+def test_env_whose_data_is_gone_says_so_without_a_render_hint(tmp_path: Path) -> None:
+    with pytest.raises(VideoError) as caught:
+        open_env("rltrack/Trading-v0", {"data": str(tmp_path / "moved.csv")}, (320, 240))
+    assert "moved.csv': no such file" in str(caught.value)
+    assert "rgb_array" not in str(caught.value)
+
+
 def test_trading_env_draws_at_the_game_size() -> None:
     env = open_env("rltrack/Trading-v0", {"episode_length": 50}, (500, 300))
     env.reset(seed=0)

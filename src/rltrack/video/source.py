@@ -184,7 +184,9 @@ def open_env(env_id: str, env_kwargs: dict[str, Any], game_size: tuple[int, int]
         warnings.simplefilter("ignore")
         try:
             env = make_env(env_id, kwargs, render_mode="rgb_array")
-        except (TypeError, ValueError, gym.error.Error, ImportError) as exc:
+        except ValueError as exc:  # the env's own settings (its data, a range): no render hint
+            raise VideoError(f"env {env_id} cannot be made for a video: {exc}") from None
+        except (TypeError, gym.error.Error, ImportError) as exc:
             raise VideoError(f"env {env_id} cannot be made for a video: {exc}; {hint}") from None
     modes = env.metadata.get("render_modes") or []
     if "rgb_array" not in modes:
