@@ -215,6 +215,18 @@ def learning_run(
     events.append(
         EvaluationRecorded(
             run_id=run_id,
+            checkpoint_path=f"/data/runs/{run_id}/checkpoints/ep{episodes // 2}.zip",
+            episodes=10,
+            mean_reward=150.0,
+            std_reward=12.5,
+            mean_length=150.0,
+            opponent="agent",
+            time=start + dt.timedelta(seconds=episodes),
+        )
+    )
+    events.append(
+        EvaluationRecorded(
+            run_id=run_id,
             checkpoint_path=f"/data/runs/{run_id}/checkpoints/ep{episodes - 1}.zip",
             episodes=10,
             mean_reward=312.5,

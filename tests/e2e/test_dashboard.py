@@ -165,10 +165,15 @@ def test_run_page_draws_every_episode_and_shows_its_records(
 
     expect(page.locator("[data-testid=checkpoints-table] tbody tr")).to_have_count(2)
     expect(page.get_by_test_id("checkpoints-table")).to_contain_text("ep119.zip")
-    expect(page.locator("[data-testid=evaluations-table] tbody tr")).to_have_count(1)
+    expect(page.locator("[data-testid=evaluations-table] tbody tr")).to_have_count(2)
     expect(page.get_by_test_id("evaluations-table")).to_contain_text("312.5")
-    # The step of the checkpoint it played (the final one, saved after episode 119).
+    # The step of the checkpoint each played (the final one was saved after episode 119).
     expect(page.get_by_test_id("evaluations-table")).to_contain_text("2,380")
+    expect(page.get_by_test_id("evaluations-table")).to_contain_text("1,200")
+    # Two checkpoints evaluated: their mean rewards as a curve over the checkpoints' steps.
+    curve = page.locator('[data-chart="evaluations"]')
+    expect(curve).to_have_attribute("data-drawn", "true")
+    assert drawn_points(page, "evaluations") == 2
 
 
 def test_episodes_table_pages_sorts_and_filters(page: Page, site: Site, seeded: Seed) -> None:

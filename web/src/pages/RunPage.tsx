@@ -7,7 +7,7 @@ import { Card, KeyValues, Stat } from '../components/Layout';
 import { Link } from '../components/Link';
 import { ConfigView } from '../components/run/ConfigView';
 import { EpisodesTable } from '../components/run/EpisodesTable';
-import { LengthChart, MetricChart, RewardChart, WinRateChart } from '../components/run/RunCharts';
+import { EvaluationChart, LengthChart, MetricChart, RewardChart, WinRateChart } from '../components/run/RunCharts';
 import { ArtifactsList, CheckpointsTable, EvaluationsTable, isVideo, Videos } from '../components/run/RunTables';
 import { ErrorState, Loading } from '../components/States';
 import { StatusBadge } from '../components/StatusBadge';
@@ -235,7 +235,10 @@ export function RunPage({ runId }: { runId: string }) {
             ) : evaluations.data === null ? (
               <Loading />
             ) : (
-              <EvaluationsTable evaluations={evaluations.data} checkpoints={checkpoints.data ?? []} />
+              <>
+                <EvaluationChart evaluations={evaluations.data} checkpoints={checkpoints.data ?? []} />
+                <EvaluationsTable evaluations={evaluations.data} checkpoints={checkpoints.data ?? []} />
+              </>
             )}
           </Card>
 

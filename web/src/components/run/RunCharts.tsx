@@ -3,9 +3,10 @@
 import { useEffect, useMemo, useState } from 'react';
 import type uPlot from 'uplot';
 import { api } from '../../api/routes';
-import type { MetricsResponse, RunMetrics } from '../../api/types';
+import type { Checkpoint, Evaluation, MetricsResponse, RunMetrics } from '../../api/types';
 import { useApi } from '../../hooks/useApi';
 import { formatCompact, formatInt, formatPercent } from '../../lib/format';
+import { evaluationCurve } from '../../lib/evaluations';
 import { pickDefaultMetric } from '../../lib/metrics';
 import { autoWindow, movingAverage, toXY } from '../../lib/series';
 import { Chart, fade, PALETTE } from '../Chart';
@@ -224,6 +225,48 @@ export function MetricChart({ runId, refresh }: { runId: string; refresh: number
           )}
         </>
       )}
+    </div>
+  );
+}
+
+/** The agent's evaluations by checkpoint timestep (mean reward ± std), when at least two
+ * checkpoints were evaluated: `rltrack evaluate --checkpoint all` as a learning curve of greedy
+ * play. */
+export function EvaluationChart({
+  evaluations,
+  checkpoints,
+}: {
+  evaluations: Evaluation[];
+  checkpoints: Checkpoint[];
+}) {
+  const curve = useMemo(() => evaluationCurve(evaluations, checkpoints), [evaluations, checkpoints]);
+  if (curve.step.length < 2) return null;
+  const data = [curve.step, curve.mean, curve.low, curve.high] as uPlot.AlignedData;
+  const band = (label: string): uPlot.Series => ({
+    label,
+    stroke: fade(VIOLET, 0.35),
+    width: 1,
+    dash: [4, 4],
+    points: { show: false },
+  });
+  return (
+    <div className="chart-block">
+      <div className="chart-head">
+        <h3>Evaluation reward by checkpoint</h3>
+        <span className="muted small">deterministic play, mean ± std</span>
+      </div>
+      <Chart
+        name="evaluations"
+        data={data}
+        xLabel="Checkpoint timestep"
+        yLabel="Reward"
+        xTick={(v) => formatCompact(v)}
+        series={[
+          { label: 'Mean reward', stroke: VIOLET, width: 2, points: { show: true, size: 6 } },
+          band('Mean - std'),
+          band('Mean + std'),
+        ]}
+      />
     </div>
   );
 }

@@ -1,5 +1,6 @@
 // A run's checkpoints, evaluations, videos and other artifacts.
 import { api } from '../../api/routes';
+import { evaluationStep } from '../../lib/evaluations';
 import type { Artifact, Checkpoint, Evaluation } from '../../api/types';
 import {
   checkpointLabel,
@@ -61,8 +62,6 @@ export function EvaluationsTable({
   checkpoints?: Checkpoint[];
 }) {
   if (evaluations.length === 0) return <Empty title="No evaluations recorded" />;
-  // The timestep of the checkpoint each evaluation played: "all" evaluations read as a curve.
-  const stepOf = new Map(checkpoints.map((c) => [c.id, c.timestep]));
   return (
     <div className="table-wrap">
       <table className="table table-compact" data-testid="evaluations-table">
@@ -85,7 +84,7 @@ export function EvaluationsTable({
               <td className="mono" title={e.checkpoint_path ?? undefined}>
                 {checkpointLabel(e.checkpoint_path)}
               </td>
-              <td className="num">{formatInt(evaluationStep(e, stepOf))}</td>
+              <td className="num">{formatInt(evaluationStep(e, checkpoints))}</td>
               <td className="num">{formatInt(e.episodes)}</td>
               <td className="num">
                 {formatNumber(e.mean_reward, 3)}
@@ -100,12 +99,6 @@ export function EvaluationsTable({
       </table>
     </div>
   );
-}
-
-function evaluationStep(e: Evaluation, stepOf: Map<number, number>): number | null {
-  if (e.checkpoint_id !== null && stepOf.has(e.checkpoint_id)) return stepOf.get(e.checkpoint_id) ?? null;
-  const recorded = e.metrics['checkpoint_timestep'];
-  return typeof recorded === 'number' ? recorded : null;
 }
 
 export function isVideo(a: Artifact): boolean {
