@@ -163,6 +163,7 @@ def test_run_page_draws_every_episode_and_shows_its_records(
     page.get_by_text("Full configuration (JSON)").click()
     expect(page.locator("details.json pre")).to_contain_text('"batch_size": 64')
 
+    expect(page.get_by_test_id("export-trades")).to_have_count(0)  # CartPole makes no trades
     expect(page.locator("[data-testid=checkpoints-table] tbody tr")).to_have_count(2)
     expect(page.get_by_test_id("checkpoints-table")).to_contain_text("ep119.zip")
     expect(page.locator("[data-testid=evaluations-table] tbody tr")).to_have_count(2)
@@ -255,6 +256,16 @@ def test_trading_episode_shows_prices_trades_equity_and_drawdown(
     rows = page.locator("[data-testid=episodes-table] tbody tr")
     expect(rows).to_have_count(runs.trading.episodes)
     expect(page.get_by_test_id("episodes-table")).to_contain_text("pnl")
+    # The episodes count trades, so the run's trades download as CSV: every one, by episode.
+    trades_link = page.get_by_test_id("export-trades")
+    expect(trades_link).to_have_attribute(
+        "href", f"/api/training-runs/{runs.trading.id}/export?format=csv&table=trades"
+    )
+    with page.expect_download() as download:
+        trades_link.click()
+    lines = [line for line in download.value.path().read_text().splitlines() if line]
+    assert lines[0].startswith("episode_index,episode_id,seq,direction")
+    assert len(lines) == 1 + runs.trading.episodes * seeded[1].trading_episode_trades
     page.locator('tr[data-episode-index="0"]').get_by_role("link").click()
     expect(page).to_have_url(re.compile(r"/episodes/\d+$"))
     expect(page.get_by_role("heading", name="Episode #0")).to_be_visible()

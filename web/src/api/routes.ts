@@ -16,8 +16,8 @@ export const api = {
   checkpoints: (id: string) => `/api/training-runs/${enc(id)}/checkpoints`,
   evaluations: (id: string) => `/api/training-runs/${enc(id)}/evaluations`,
   artifacts: (id: string) => `/api/training-runs/${enc(id)}/artifacts`,
-  exportRun: (id: string, format: 'csv' | 'json' | 'parquet') =>
-    apiUrl(`/api/training-runs/${enc(id)}/export`, { format }),
+  exportRun: (id: string, format: 'csv' | 'json' | 'parquet', table: 'episodes' | 'trades' = 'episodes') =>
+    apiUrl(`/api/training-runs/${enc(id)}/export`, table === 'episodes' ? { format } : { format, table }),
   checkpointDownload: (id: number) => `/api/checkpoints/${id}/download`,
   episode: (id: number | string) => `/api/episodes/${enc(String(id))}`,
   episodeModel: (id: number | string) => `/api/v1/episodes/${enc(String(id))}/model`,

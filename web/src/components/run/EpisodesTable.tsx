@@ -38,6 +38,8 @@ export function EpisodesTable({ runId, refresh }: { runId: string; refresh: numb
   // in PPO).
   const hasWin = items.some((e) => e.win !== null);
   const hasEpsilon = items.some((e) => e.epsilon !== null);
+  // Episodes that count trades (the trading env's): the run's trades can be downloaded too.
+  const trades = items.some((e) => typeof e.metrics?.['trades_count'] === 'number');
   const sortBy = (field: SortField) => {
     const next = sort === `-${field}` ? field : `-${field}`;
     setSort(next);
@@ -69,6 +71,11 @@ export function EpisodesTable({ runId, refresh }: { runId: string; refresh: numb
             ))}
           </select>
         </label>
+        {trades && (
+          <a className="btn btn-small toolbar-end" href={api.exportRun(runId, 'csv', 'trades')} download data-testid="export-trades">
+            Trades CSV
+          </a>
+        )}
       </div>
       {page.error ? (
         <ErrorState error={page.error} what="Episodes" />
