@@ -21,9 +21,23 @@ from rltrack.testing.postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parents[1]
 _db_counter = itertools.count()
-# Commands that only read (or repair) the database: run in-process by the `cli` fixture.
+# Commands that start no training: run in-process by the `cli` fixture (a subprocess would
+# spend seconds importing torch for each).
 IN_PROCESS = frozenset(
-    {"runs", "show", "episodes", "metrics", "check", "sync", "db", "tag", "delete", "compare"}
+    {
+        "runs",
+        "show",
+        "episodes",
+        "metrics",
+        "check",
+        "sync",
+        "db",
+        "tag",
+        "delete",
+        "compare",
+        "export",
+        "evaluate",
+    }
 )
 
 
