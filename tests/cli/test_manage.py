@@ -13,7 +13,7 @@ import pytest
 
 from rltrack.tracking.spool import SPOOL_NAME
 from rltrack.tracking.store import Store, open_store
-from rltrack.training.events import RunStarted
+from rltrack.training.events import EvaluationRecorded, RunStarted
 from tests.api.conftest import run_events
 from tests.conftest import Cli
 
@@ -107,6 +107,14 @@ def test_compare_results_and_differing_settings(cli: Cli, store: Store) -> None:
     other = {"algo": "ppo", "hyperparams": {"learning_rate": 0.001, "gamma": 0.99}, "seed": 2}
     store.write(run_events("slow", episodes=150, config=base, reward=lambda i: float(i)))
     store.write(run_events("fast", episodes=20, config=other, reward=lambda i: 2.0 * i))
+    t = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    store.write(
+        [
+            EvaluationRecorded("fast", None, 5, 30.0, 1.0, opponent="agent", time=t),
+            EvaluationRecorded("fast", None, 5, 99.0, 0.0, opponent="random", time=t),
+            EvaluationRecorded("fast", None, 5, 35.0, 2.0, opponent="agent", time=t + t.resolution),
+        ]
+    )
     result = cli("compare", "slow", "fast", "--json")
     assert result.code == 0, result.stderr
     body = result.json()
@@ -117,6 +125,8 @@ def test_compare_results_and_differing_settings(cli: Cli, store: Store) -> None:
     # The newest 100 episodes: 50..149 for the long run, all 20 for the short one.
     assert res["last 100 mean"] == {"slow": 99.5, "fast": 19.0}
     assert res["mean reward"]["slow"] == pytest.approx(74.5)
+    # The newest evaluation of the agent itself (not a baseline); none for the other run.
+    assert res["latest evaluation"] == {"slow": None, "fast": 35.0}
     assert body["differing_params"] == [
         {"key": "hyperparams.learning_rate", "values": {"slow": 0.0003, "fast": 0.001}}
     ]
