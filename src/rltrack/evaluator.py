@@ -18,6 +18,7 @@ records each result as an ``evaluations`` row of the run (the API and the dashbo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any
 from rltrack.config import ConfigError
 from rltrack.tracking.entities import Checkpoint, Run, pick_agent
 from rltrack.training.evaluate import (
+    BASELINES,
     EvalSummary,
     PolicyLoader,
     StopFn,
@@ -66,6 +68,11 @@ class EvaluationPlan:
     date_range: str | None  # the trading env's range played, None for other envs
     notes: tuple[str, ...] = ()
 
+    @property
+    def plays(self) -> int:
+        """Policies :func:`run_plan` plays: each target, then the baselines."""
+        return len(self.targets) + (len(BASELINES) if self.baselines else 0)
+
 
 @dataclass(frozen=True, slots=True)
 class Result:
@@ -83,11 +90,7 @@ class Result:
             extra["date_range"] = self.date_range
         if self.target is not None and self.target.timestep is not None:
             extra["checkpoint_timestep"] = self.target.timestep
-        return EvaluationRecorded(
-            run_id=ev.run_id, checkpoint_path=ev.checkpoint_path, episodes=ev.episodes,
-            mean_reward=ev.mean_reward, std_reward=ev.std_reward, win_rate=ev.win_rate,
-            mean_length=ev.mean_length, opponent=ev.opponent, metrics={**ev.metrics, **extra},
-        )  # fmt: skip
+        return dataclasses.replace(ev, metrics={**ev.metrics, **extra})
 
 
 def _label(run: Run) -> str:

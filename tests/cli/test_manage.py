@@ -130,6 +130,12 @@ def test_compare_results_and_differing_settings(cli: Cli, store: Store) -> None:
     assert body["differing_params"] == [
         {"key": "hyperparams.learning_rate", "values": {"slow": 0.0003, "fast": 0.001}}
     ]
+    # Episodes still in flight have no reward yet: the newest 100 that have one are counted.
+    store.write(
+        run_events("open", episodes=110, config=base, reward=float, started=range(100, 110))
+    )
+    with_open = cli("compare", "slow", "open", "--json").json()["results"]
+    assert with_open["last 100 mean"]["open"] == 49.5
     table = cli("compare", "slow", "fast").stdout
     assert "hyperparams.learning_rate" in table and "99.5" in table
 

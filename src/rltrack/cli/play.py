@@ -84,7 +84,7 @@ def evaluate(
     recorded: list[Result] = []
     unrecorded: str | None = None
 
-    total = len(p.targets) + (2 if p.baselines else 0)
+    total = p.plays
     done = 0
 
     def keep(result: Result) -> None:

@@ -366,9 +366,17 @@ def _cell(value: Any) -> str:
 
 
 def _last_mean_reward(store: Any, run_id: str, n: int = 100) -> float | None:
-    """Mean reward of the run's newest ``n`` finished episodes."""
-    page = store.episode_page(run_id, sort="-index", limit=n + 16)
-    rewards = [e.total_reward for e in page.items if e.total_reward is not None][:n]
+    """Mean reward of the run's newest ``n`` episodes that have one (those in flight have
+    none yet), read newest first a keyset page at a time."""
+    rewards: list[float] = []
+    after = None
+    while len(rewards) < n:
+        page = store.episode_page(run_id, sort="-index", after=after, limit=n)
+        rewards += [e.total_reward for e in page.items if e.total_reward is not None]
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    rewards = rewards[:n]
     return sum(rewards) / len(rewards) if rewards else None
 
 

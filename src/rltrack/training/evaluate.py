@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 TRADING_ENTRY_POINT = "rltrack.envs.trading:TradingEnv"
 RANDOM_MIN_EPISODES = 5
+BASELINES = ("buy_and_hold", "random")  # what :func:`evaluate_baselines` plays, in order
 BUY_AND_HOLD_ACTION = 1  # TradingEnv: 0 flat, 1 long, 2 short
 
 Policy = Callable[[Any, gym.Env[Any, Any]], Any]
@@ -394,11 +395,11 @@ def evaluate_baselines(
     if not is_trading_env(env_id):
         return []
     hold = evaluate_policy(
-        "buy_and_hold", constant_policy(BUY_AND_HOLD_ACTION), env_id, env_kwargs, episodes,
+        BASELINES[0], constant_policy(BUY_AND_HOLD_ACTION), env_id, env_kwargs, episodes,
         seed=seed, should_stop=should_stop,
     )  # fmt: skip
     rand = evaluate_policy(
-        "random", random_policy(seed), env_id, env_kwargs, max(episodes, RANDOM_MIN_EPISODES),
+        BASELINES[1], random_policy(seed), env_id, env_kwargs, max(episodes, RANDOM_MIN_EPISODES),
         seed=seed, should_stop=should_stop,
     )  # fmt: skip
     return [hold, rand]
