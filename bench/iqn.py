@@ -119,17 +119,19 @@ class SolveCallback(BaseCallback):
 
 
 def train_sb3(
-    algo: str, seed: int, max_steps: int, eval_every: int, episodes: int
+    algo: str, seed: int, max_steps: int, eval_every: int, episodes: int, device: str = "auto"
 ) -> dict[str, Any]:
     if algo == "dqn":
         hp = dict(DQN_ZOO)
-        model: Any = DQN("MlpPolicy", make_vec_env(ENV_ID, n_envs=1, seed=seed), seed=seed, **hp)
+        model: Any = DQN(
+            "MlpPolicy", make_vec_env(ENV_ID, n_envs=1, seed=seed), seed=seed, device=device, **hp
+        )
     else:
         hp = dict(PPO_ZOO)
         lr, clip, n_envs = hp.pop("learning_rate"), hp.pop("clip_range"), hp.pop("n_envs")
         model = PPO(
             "MlpPolicy", make_vec_env(ENV_ID, n_envs=n_envs, seed=seed), seed=seed,
-            learning_rate=lambda p: lr * p, clip_range=lambda p: clip * p, **hp,
+            learning_rate=lambda p: lr * p, clip_range=lambda p: clip * p, device=device, **hp,
         )  # fmt: skip
     callback = SolveCallback(eval_every, episodes, seed)
     t = time.perf_counter()
@@ -165,11 +167,10 @@ def rltrack_train(name: str, folder: Path, **config: Any) -> tuple[str, float]:
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     db = f"sqlite:///{folder / f'{name}.db'}"
-    exe = Path(sys.executable).with_name("rltrack")
     env = {**os.environ, "RLTRACK_HOME": str(folder / f"home-{name}")}
     t = time.perf_counter()
     proc = subprocess.run(
-        [str(exe), "train", "--config", str(path), "--db", db],
+        [sys.executable, "-m", "rltrack.cli", "train", "--config", str(path), "--db", db],
         env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     wall = time.perf_counter() - t
@@ -190,7 +191,7 @@ def training_phase(store: SqlStore, run_id: str) -> tuple[dt.datetime, dt.dateti
 
 
 def train_iqn_actor_learner(
-    seed: int, max_steps: int, eval_every: int, episodes: int, actors: int
+    seed: int, max_steps: int, eval_every: int, episodes: int, actors: int, device: str = "auto"
 ) -> dict[str, Any]:
     """The real backend (``rltrack train --algo iqn --num-actors A``, tracked), checkpointing
     every ``eval_every`` env steps; afterwards each checkpoint is evaluated in order, and the
@@ -201,7 +202,7 @@ def train_iqn_actor_learner(
         db, wall = rltrack_train(
             f"solve-{seed}", Path(tmp), num_actors=actors, seed=seed,
             total_timesteps=max_steps, checkpoint_every_steps=eval_every,
-            keep_checkpoints=max_steps // eval_every + 1,
+            keep_checkpoints=max_steps // eval_every + 1, device=device,
         )  # fmt: skip
         store = SqlStore(db)
         try:
@@ -245,11 +246,11 @@ def train_iqn_actor_learner(
     }
 
 
-def throughput(actors: int, steps: int, folder: Path) -> dict[str, Any]:
+def throughput(actors: int, steps: int, folder: Path, device: str = "auto") -> dict[str, Any]:
     """One tracked run of the real backend; its speed read back from the database."""
     db, wall = rltrack_train(
         f"bench-iqn-{actors}-actors", folder, num_actors=actors, total_timesteps=steps, seed=0,
-        checkpoint_every_steps=steps,
+        checkpoint_every_steps=steps, device=device,
     )  # fmt: skip
     store = SqlStore(db)
     try:
@@ -301,9 +302,21 @@ def main() -> int:
     ap.add_argument("--dqn-max-steps", type=int, default=100_000)
     ap.add_argument("--ppo-max-steps", type=int, default=200_000)
     ap.add_argument("--throughput-steps", type=int, default=20_000)
-    ap.add_argument("--actors", type=int, nargs="+", default=[0, 1, 2, 4])
+    ap.add_argument("--actors", type=int, nargs="*", default=[0, 1, 2, 4])
     ap.add_argument("--skip-solve", action="store_true", help="only the throughput table")
     ap.add_argument("--torch-threads", type=int, default=1)
+    ap.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"],
+        help="where IQN's learner trains (auto: CUDA where there is one)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--sb3-device", default="auto", choices=["auto", "cpu", "cuda"],
+        help="where SB3's DQN and PPO train (auto: CUDA where there is one)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--contenders", nargs="+", choices=["iqn", "iqn_serial", "dqn", "ppo"],
+        default=["iqn", "iqn_serial", "dqn", "ppo"], help="which contenders train to solve",
+    )  # fmt: skip
     ap.add_argument("--out", type=Path, default=RESULTS)
     add_idle_wait_option(ap)
     args = ap.parse_args()
@@ -313,20 +326,26 @@ def main() -> int:
     solve: dict[str, list[dict[str, Any]]] = {"iqn": [], "iqn_serial": [], "dqn": [], "ppo": []}
     contenders: dict[str, Callable[[int], dict[str, Any]]] = {
         "iqn": lambda s: train_iqn_actor_learner(
-            s, args.iqn_max_steps, args.eval_every, args.eval_episodes, args.solve_actors
+            s,
+            args.iqn_max_steps,
+            args.eval_every,
+            args.eval_episodes,
+            args.solve_actors,
+            args.device,
         ),
         "iqn_serial": lambda s: train_iqn(
             s, args.iqn_max_steps, args.eval_every, args.eval_episodes
         ),
         "dqn": lambda s: train_sb3(
-            "dqn", s, args.dqn_max_steps, args.eval_every, args.eval_episodes
+            "dqn", s, args.dqn_max_steps, args.eval_every, args.eval_episodes, args.sb3_device
         ),
         "ppo": lambda s: train_sb3(
-            "ppo", s, args.ppo_max_steps, args.eval_every, args.eval_episodes
+            "ppo", s, args.ppo_max_steps, args.eval_every, args.eval_episodes, args.sb3_device
         ),
     }
-    if args.skip_serial:
-        del contenders["iqn_serial"], solve["iqn_serial"]
+    chosen = set(args.contenders) - ({"iqn_serial"} if args.skip_serial else set())
+    for name in set(contenders) - chosen:
+        del contenders[name], solve[name]
     labels = {
         "iqn": f"rltrack IQN (actor-learner, {args.solve_actors} actor)",
         "iqn_serial": "rltrack IQN (serial classes)",
@@ -353,7 +372,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="rltrack-bench-iqn-") as tmp, foreign_cpu() as f:
         for a in args.actors:
             wait_until_idle(args.idle_wait)
-            rows_tp.append(throughput(a, args.throughput_steps, Path(tmp)))
+            rows_tp.append(throughput(a, args.throughput_steps, Path(tmp), args.device))
             console.print(f"{a} actors: {rows_tp[-1]}")
     foreign["throughput"] = f.cores
 
@@ -376,7 +395,7 @@ def main() -> int:
                 f"{secs:.1f}" if secs is not None else "-", per_seed,
             )  # fmt: skip
         console.print(table)
-        iqn_solved = sum(r["solved"] for r in solve["iqn"])
+        iqn_solved = sum(r["solved"] for r in solve.get("iqn", []))
         goals.append(
             {
                 "goal": f"IQN solves in >= {GOAL_SOLVED_SEEDS} of {len(args.seeds)} seeds",
@@ -384,7 +403,8 @@ def main() -> int:
                 "passed": iqn_solved >= GOAL_SOLVED_SEEDS,
             }
         )
-        iqn_s, dqn_s = _median(solve["iqn"], "train_s"), _median(solve["dqn"], "train_s")
+        iqn_s = _median(solve.get("iqn", []), "train_s")
+        dqn_s = _median(solve.get("dqn", []), "train_s")
         ratio = iqn_s / dqn_s if iqn_s is not None and dqn_s is not None else None
         goals.append(
             {
@@ -413,7 +433,9 @@ def main() -> int:
 
     report = {
         "machine": machine(
-            torch=torch.__version__, torch_threads=args.torch_threads, foreign_cores=foreign
+            torch=torch.__version__, torch_threads=args.torch_threads, foreign_cores=foreign,
+            device=args.device, sb3_device=args.sb3_device,
+            gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         ),
         "params": {
             "env": ENV_ID, "target": TARGET, "eval_every": args.eval_every,

@@ -102,7 +102,9 @@ class Cli:
             **os.environ,
             "RLTRACK_HOME": str(home),
             "COLUMNS": "200",
-            "PYTHONPATH": str(REPO),
+            # The checkout first; a PYTHONPATH of the caller's (packages kept outside the venv)
+            # stays after it.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         }
         if db:
             self.env["RLTRACK_DATABASE_URL"] = db

@@ -231,7 +231,7 @@ def test_learn_step(device: str) -> None:
 
     assert learner.training_step == 1
     assert seen and all(training for training, _ in seen)
-    assert all(dev == learner.device for _, dev in seen)
+    assert all(dev.type == learner.device.type for _, dev in seen)
     grads = [p.grad for p in learner.local.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
@@ -370,6 +370,69 @@ def test_checkpoint_round_trip(tmp_path: Path, device: str) -> None:
     learner.learn(make_batch(seed=42))
     restored.learn(make_batch(seed=42))
     assert same(weights(restored.local), weights(learner.local))
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@needs_cuda
+def test_cuda_graph_updates_match_eager_updates() -> None:
+    graphed = IQNLearner(OBS_DIM, N_ACTIONS, SMALL, "cuda", seed=0)
+    eager = IQNLearner(OBS_DIM, N_ACTIONS, SMALL, "cuda", seed=0, cuda_graph=False)
+    assert graphed.cuda_graph and not eager.cuda_graph
+    for step in range(10):
+        a, b = graphed.learn(make_batch(seed=step)), eager.learn(make_batch(seed=step))
+        assert a.loss == pytest.approx(b.loss, rel=1e-4, abs=1e-6), step
+        assert a.grad_norm == pytest.approx(b.grad_norm, rel=1e-4), step
+        assert a.grad_norm_clipped <= SMALL.max_grad_norm + 1e-6
+    assert graphed._captured is not None  # the later updates were replays
+    for p, q in zip(graphed.local.parameters(), eager.local.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+    for p, q in zip(graphed.target.parameters(), eager.target.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+    assert graphed.training_step == 10
+
+
+@needs_cuda
+def test_cuda_graph_is_captured_again_after_weights_are_copied_in() -> None:
+    learner = IQNLearner(OBS_DIM, N_ACTIONS, SMALL, "cuda", seed=0)
+    for step in range(6):
+        learner.learn(make_batch(seed=step))
+    assert learner._captured is not None
+    source = IQNLearner(OBS_DIM, N_ACTIONS, SMALL, "cuda", seed=5)
+    learner.load_weights(source.local.state_dict(), source.target.state_dict())
+    assert learner._captured is None
+    assert_fresh_optimizer(learner)
+    for step in range(6):
+        before = weights(learner.local)
+        learner.learn(make_batch(seed=10 + step))
+        assert not same(before, weights(learner.local)), step
+    assert learner._captured is not None
+    (group,) = learner.optimizer.param_groups
+    assert all(p is q for p, q in zip(group["params"], learner.local.parameters(), strict=True))
+
+
+@needs_cuda
+@pytest.mark.parametrize(("saved_on", "resumed_on"), [("cuda", "cpu"), ("cpu", "cuda")])
+def test_checkpoints_move_between_cpu_and_cuda(
+    tmp_path: Path, saved_on: str, resumed_on: str
+) -> None:
+    learner = IQNLearner(OBS_DIM, N_ACTIONS, SMALL, saved_on, seed=0)
+    for step in range(6):
+        learner.learn(make_batch(seed=step))
+    torch.save(learner.checkpoint(), tmp_path / "iqn.pt")
+    restored = IQNLearner.from_checkpoint(load_checkpoint(tmp_path / "iqn.pt"), resumed_on)
+    assert restored.training_step == 6
+    for step in range(6):
+        before = weights(restored.local)
+        stats = restored.learn(make_batch(seed=20 + step))
+        assert np.isfinite(stats.loss) and not same(before, weights(restored.local))
+    assert all(p.device.type == resumed_on for p in restored.local.parameters())
+
+
+def test_cuda_graph_needs_a_cuda_device() -> None:
+    with pytest.raises(ValueError, match="cuda_graph needs a CUDA device"):
+        IQNLearner(OBS_DIM, N_ACTIONS, SMALL, "cpu", seed=0, cuda_graph=True)
 
 
 def test_load_checkpoint_refuses_code(tmp_path: Path) -> None:

@@ -87,7 +87,9 @@ def make_ctx(tmp_path: Path, sink: Sink, **overrides: Any) -> TrainContext:
     hyperparams = {**TINY, **overrides.pop("hyperparams", {})}
     settings = {
         "algo": "iqn", "env": "CartPole-v1", "seed": 3, "total_timesteps": 1200,
-        "num_actors": 0, "progress": False, "hyperparams": hyperparams, **overrides,
+        "num_actors": 0, "progress": False, "hyperparams": hyperparams,
+        "device": "cpu",  # unless a test asks for another (auto would pick CUDA where there is one)
+        **overrides,
     }  # fmt: skip
     cfg = build_config(overrides=settings)
     return TrainContext(config=cfg, run_id="run", run_dir=tmp_path / "run", sink=sink)

@@ -166,17 +166,23 @@ class Actor:
 
     def _keep_pace(self) -> bool:
         """Wait while the agent's actors are more than ``env_steps_per_update`` env steps per
-        learner step ahead of the learner (beyond the ``learning_starts`` steps that fill
-        replay; no wait before the learner's first step, which needs those transitions). What
-        the actor holds for the learner goes out first, or the two could wait on each other.
-        False when the run stops meanwhile."""
+        learner step ahead of the learner, beyond the ``learning_starts`` steps that fill
+        replay. Until the learner's first step they may also take the steps that every env's
+        n-step accumulator still holds back (n - 1 each), so that replay does reach
+        ``learning_starts``; a learner slow to start (a CUDA context, a loaded machine) no
+        longer lets them run ahead on the untrained policy. What the actor holds for the
+        learner goes out first, or the two could wait on each other. False when the run stops
+        meanwhile."""
         cfg, links = self.spec.iqn, self.links
         model, flags = links.model, links.flags
+        held_back = (cfg.n_step - 1) * self.spec.num_envs * len(links.versions)
         waited = False
         while flags.state == RUNNING:
             updates = model.updates
             allowed = cfg.learning_starts + cfg.env_steps_per_update * updates
-            if updates == 0 or links.versions.total_steps() < allowed:
+            if updates == 0:
+                allowed += held_back
+            if links.versions.total_steps() < allowed:
                 return True
             if not waited:
                 self._send_transitions()
