@@ -94,12 +94,26 @@ def add_idle_wait_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def cpu_model() -> str | None:
+    """The processor's model name (Linux /proc/cpuinfo; else what platform says, if anything).
+    The same 2-vCPU machine type has run on different hosts, and results move with them."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def machine(**extra: object) -> dict[str, object]:
     """What every bench's JSON says about the machine it ran on, plus ``extra`` (versions,
     threads, the load of other processes)."""
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "cpu_model": cpu_model(),
         "cpus": CPUS,
         **extra,
     }

@@ -198,7 +198,7 @@ def training_phase(store: SqlStore, run_id: str) -> tuple[dt.datetime, dt.dateti
 
 
 def train_iqn_actor_learner(
-    seed: int, max_steps: int, eval_every: int, episodes: int, actors: int, device: str = "auto"
+    seed: int, max_steps: int, eval_every: int, episodes: int, actors: int, **settings: Any
 ) -> dict[str, Any]:
     """The real backend (``rltrack train --algo iqn --num-actors A``, tracked), checkpointing
     every ``eval_every`` env steps; afterwards each checkpoint is evaluated in order, and the
@@ -209,7 +209,7 @@ def train_iqn_actor_learner(
         db, wall = rltrack_train(
             f"solve-{seed}", Path(tmp), num_actors=actors, seed=seed,
             total_timesteps=max_steps, checkpoint_every_steps=eval_every,
-            keep_checkpoints=max_steps // eval_every + 1, device=device,
+            keep_checkpoints=max_steps // eval_every + 1, **settings,
         )  # fmt: skip
         store = SqlStore(db)
         try:
@@ -253,11 +253,11 @@ def train_iqn_actor_learner(
     }
 
 
-def throughput(actors: int, steps: int, folder: Path, device: str = "auto") -> dict[str, Any]:
+def throughput(actors: int, steps: int, folder: Path, **settings: Any) -> dict[str, Any]:
     """One tracked run of the real backend; its speed read back from the database."""
     db, wall = rltrack_train(
         f"bench-iqn-{actors}-actors", folder, num_actors=actors, total_timesteps=steps, seed=0,
-        checkpoint_every_steps=steps, device=device,
+        checkpoint_every_steps=steps, **settings,
     )  # fmt: skip
     store = SqlStore(db)
     try:
@@ -317,6 +317,10 @@ def main() -> int:
         help="where IQN's learner trains (auto: CUDA where there is one)",
     )  # fmt: skip
     ap.add_argument(
+        "--learner-threads", type=int, default=1,
+        help="PyTorch threads of IQN's learner process (its torch_threads setting)",
+    )  # fmt: skip
+    ap.add_argument(
         "--sb3-device", default="auto", choices=["auto", "cpu", "cuda"],
         help="where SB3's DQN and PPO train (auto: CUDA where there is one)",
     )  # fmt: skip
@@ -329,6 +333,7 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.torch_threads)
     console = Console()
+    iqn_settings = {"device": args.device, "torch_threads": args.learner_threads}
 
     solve: dict[str, list[dict[str, Any]]] = {"iqn": [], "iqn_serial": [], "dqn": [], "ppo": []}
     contenders: dict[str, Callable[[int], dict[str, Any]]] = {
@@ -338,7 +343,7 @@ def main() -> int:
             args.eval_every,
             args.eval_episodes,
             args.solve_actors,
-            args.device,
+            **iqn_settings,
         ),
         "iqn_serial": lambda s: train_iqn(
             s, args.iqn_max_steps, args.eval_every, args.eval_episodes
@@ -379,7 +384,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="rltrack-bench-iqn-") as tmp, foreign_cpu() as f:
         for a in args.actors:
             wait_until_idle(args.idle_wait)
-            rows_tp.append(throughput(a, args.throughput_steps, Path(tmp), args.device))
+            rows_tp.append(throughput(a, args.throughput_steps, Path(tmp), **iqn_settings))
             console.print(f"{a} actors: {rows_tp[-1]}")
     foreign["throughput"] = f.cores
 
@@ -441,7 +446,7 @@ def main() -> int:
     report = {
         "machine": machine(
             torch=torch.__version__, torch_threads=args.torch_threads, foreign_cores=foreign,
-            device=args.device, sb3_device=args.sb3_device,
+            device=args.device, sb3_device=args.sb3_device, learner_threads=args.learner_threads,
             gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         ),
         "params": {
