@@ -67,9 +67,12 @@ Choices, and why:
   steps), through in-memory channels: the same classes and messages, no processes.
 * **Replay ratio.** Actor processes keep to ``env_steps_per_update`` too: each counts its
   training steps in shared memory, the learner its updates, and an actor waits (after the
-  first ``learning_starts`` steps) while its agent's actors are further ahead than that,
+  first ``learning_starts`` steps, plus until the learner's first update the n - 1 steps each
+  env's n-step accumulator holds back) while its agent's actors are further ahead than that,
   having sent the learner what it holds. Unpaced, two actors outran the learner some thirtyfold
   on a 2-core machine and the run ended barely trained.
+* **On CUDA** the learner replays each update from a captured CUDA graph after three eager ones
+  (``IQNLearner.learn``): ~0.4 ms instead of ~4 ms per update at CartPole's sizes on an H100.
 * **Checkpoints** are written by the learner (``IQNLearner.checkpoint()``, with optimizer state
   and training step) when the main process asks, on the schedule of
   ``checkpoint_every_steps`` / ``checkpoint_every_episodes``, keeping the last
