@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from rltrack.tracking.store import Store
 from rltrack.video.encoder import probe
+from tests.api.conftest import serve
 from tests.video.conftest import CHECKPOINT_EVERY, TIMESTEPS, Home, train
 
 
@@ -111,14 +113,11 @@ def test_video_is_h264_with_the_training_context_of_each_checkpoint(
 def test_the_api_lists_and_serves_the_video(
     home: Home, ppo_run: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fastapi.testclient import TestClient
-
-    from rltrack.api import create_app
-
     out = home.path / "videos" / "api.mp4"
     render(home, out, ppo_run, "--milestones", "2", "--total-seconds", "1")
     monkeypatch.setenv("RLTRACK_HOME", str(home.path))
-    with TestClient(create_app(home.url)) as client:
+    # A real uvicorn server on a loopback port, like the API tests'.
+    with contextmanager(serve)(home.url) as client:
         listed = client.get(f"/api/training-runs/{ppo_run}/artifacts").json()
         [video] = [a for a in listed if a["name"] == "api.mp4"]
         assert video["media_type"] == "video/mp4" and video["kind"] == "video"
