@@ -394,6 +394,22 @@ def test_cuda_graph_updates_match_eager_updates() -> None:
 
 
 @needs_cuda
+def test_a_batch_of_another_size_trains_eagerly_beside_the_graph() -> None:
+    learner = IQNLearner(OBS_DIM, N_ACTIONS, SMALL, "cuda", seed=0)
+    for step in range(6):
+        learner.learn(make_batch(seed=step))
+    captured = learner._captured
+    assert captured is not None
+    before = weights(learner.local)
+    stats = learner.learn(make_batch(batch_size=5, seed=7))
+    assert np.isfinite(stats.loss) and not same(before, weights(learner.local))
+    assert learner._captured is captured  # the graph stays for the usual size
+    before = weights(learner.local)
+    learner.learn(make_batch(seed=8))
+    assert not same(before, weights(learner.local))
+
+
+@needs_cuda
 def test_cuda_graph_is_captured_again_after_weights_are_copied_in() -> None:
     learner = IQNLearner(OBS_DIM, N_ACTIONS, SMALL, "cuda", seed=0)
     for step in range(6):

@@ -630,9 +630,9 @@ class IQNLearner:
                 self._captured = _CapturedUpdate(self, batch)
             else:
                 self._eager_steps += 1
-        if self._captured is not None:
+        if self._captured is not None and self._captured.fits(batch):
             out = self._captured.run(batch)
-        elif self._stream is not None:
+        elif self._stream is not None:  # warming up, or a batch of another shape: eager
             self._stream.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(self._stream):
                 out = self._update(self._to_device(batch))
@@ -759,6 +759,13 @@ class _CapturedUpdate:
         self.graph.register_generator_state(learner.generator)
         with torch.cuda.graph(self.graph, stream=learner._stream):
             self.out = learner._update(self.inputs)
+
+    def fits(self, batch: Mapping[str, np.ndarray]) -> bool:
+        """Whether ``batch`` has the captured inputs' keys and shapes (a graph replays fixed
+        shapes; another batch size runs eagerly, on the same parameters and Adam state)."""
+        return batch.keys() == self.inputs.keys() and all(
+            tuple(np.shape(v)) == tuple(self.inputs[k].shape) for k, v in batch.items()
+        )
 
     def run(self, batch: Mapping[str, np.ndarray]) -> Tensor:
         for key, value in batch.items():
