@@ -92,7 +92,7 @@ def _float(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _episode_json(e: Episode) -> dict[str, Any]:
+def episode_json(e: Episode) -> dict[str, Any]:
     """An episode as the API's episode pages give it (``EpisodePublic``, its keys in order)."""
     return {
         "id": e.id, "index": e.index, "run_id": e.run_id, "env_slot": e.env_slot,
@@ -119,7 +119,7 @@ class _Table:
 
 
 _TABLES: dict[str, _Table] = {
-    "episodes": _Table(EPISODE_COLUMNS, episode_row, _episode_json, metrics=True),
+    "episodes": _Table(EPISODE_COLUMNS, episode_row, episode_json, metrics=True),
     "trades": _Table(TRADE_COLUMNS, trade_row, _trade_json, metrics=False),
 }
 

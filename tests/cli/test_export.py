@@ -80,3 +80,12 @@ def test_standard_output_and_bad_choices(cli: Cli, recorded: httpx.Client) -> No
         assert needle in refused.stderr and "Traceback" not in refused.stderr
     missing = cli("export", "nope")
     assert missing.code == 2 and "nope" in missing.stderr
+
+
+def test_episodes_json_is_the_apis_episode(cli: Cli, recorded: httpx.Client) -> None:
+    """`rltrack episodes --json` gives each episode exactly as the API's episode pages do."""
+    page = recorded.get("/api/training-runs/tr/episodes", params={"limit": 100})
+    assert page.status_code == 200
+    listed = cli("episodes", "tr", "--json").json()
+    assert len(listed) == 40 and listed == page.json()["items"]
+    assert {"id", "run_id", "agent_id"} <= listed[0].keys()

@@ -204,12 +204,11 @@ def episodes(
 
 
 def _episode_item(e: Episode) -> dict[str, Any]:
-    return {
-        "index": e.index, "env_slot": e.env_slot, "status": e.status,
-        "total_reward": e.total_reward, "steps": e.steps, "start_timestep": e.start_timestep,
-        "end_timestep": e.end_timestep, "start_time": e.start_time, "end_time": e.end_time,
-        "win": e.win, "epsilon": e.epsilon, "drain_steps": e.drain_steps, "metrics": e.metrics,
-    }  # fmt: skip
+    """An episode as the API's pages and JSON export give it (ids, ISO times, non-finite
+    numbers as null), so a script reads the same thing from either."""
+    from rltrack.exporters import episode_json
+
+    return episode_json(e)
 
 
 def _all_episodes(store: Any, run_id: str, page: int = 5000) -> Iterator[Episode]:
