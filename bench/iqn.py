@@ -303,9 +303,6 @@ def main() -> int:
         help="IQN's step budget; the actor-learner run always trains this long",
     )  # fmt: skip
     ap.add_argument("--solve-actors", type=int, default=1, help="actor processes of the IQN run")
-    ap.add_argument(
-        "--skip-serial", action="store_true", help="leave out IQN's serial-classes contender"
-    )
     ap.add_argument("--dqn-max-steps", type=int, default=100_000)
     ap.add_argument("--ppo-max-steps", type=int, default=200_000)
     ap.add_argument("--throughput-steps", type=int, default=20_000)
@@ -355,8 +352,7 @@ def main() -> int:
             "ppo", s, args.ppo_max_steps, args.eval_every, args.eval_episodes, args.sb3_device
         ),
     }
-    chosen = set(args.contenders) - ({"iqn_serial"} if args.skip_serial else set())
-    for name in set(contenders) - chosen:
+    for name in set(contenders) - set(args.contenders):
         del contenders[name], solve[name]
     labels = {
         "iqn": f"rltrack IQN (actor-learner, {args.solve_actors} actor)",

@@ -30,6 +30,7 @@ from rltrack.cli.common import (
     print_json_stream,
     run_summary,
 )
+from rltrack.exporters import episode_batches, episode_json
 from rltrack.tracking.entities import Episode, Metric, to_jsonable
 
 
@@ -179,7 +180,7 @@ def episodes(
     if sort == "index" and cap is None and status is None:
         # Every episode as JSON, page by page: a run of a million would otherwise be held
         # whole, twice (entities, then dicts), before the first byte is written.
-        print_json_stream(_episode_item(e) for e in _all_episodes(store, r.id))
+        print_json_stream(episode_json(e) for e in _all_episodes(store, r.id))
         return
     if sort == "index" and cap is None:
         rows = store.list_episodes(r.id, status=status)
@@ -192,7 +193,7 @@ def episodes(
             more = "" if limit is not None else "; --limit N shows more, --json all of them"
             err.print(f"{len(rows):,} of {page.total:,} episodes, by {sort}{more}", highlight=False)
     if json_:
-        print_json([_episode_item(e) for e in rows])
+        print_json([episode_json(e) for e in rows])
         return
     table = Table("index", "slot", "status", "reward", "steps", "end step", "win", "epsilon")
     for e in rows:
@@ -203,18 +204,8 @@ def episodes(
     out.print(table)
 
 
-def _episode_item(e: Episode) -> dict[str, Any]:
-    """An episode as the API's pages and JSON export give it (ids, ISO times, non-finite
-    numbers as null), so a script reads the same thing from either."""
-    from rltrack.exporters import episode_json
-
-    return episode_json(e)
-
-
 def _all_episodes(store: Any, run_id: str, page: int = 5000) -> Iterator[Episode]:
     """Every episode of a run by index, read a keyset page at a time."""
-    from rltrack.exporters import episode_batches
-
     for batch in episode_batches(store, run_id, page):
         yield from batch
 
