@@ -3,11 +3,12 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# A CPU build of torch lies on the machines' disk; the constraints file pins it.
+# constraints.txt is the tested dependency set: every package at the version the whole suite
+# passed with (`make lock` writes it); torch's CPU build lies on the machines' disk.
 PIP_FLAGS := -c constraints.txt $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 STAMP := $(VENV)/.installed
 
-.PHONY: install web web-test demo test lint typecheck pytest bench clean
+.PHONY: install web web-test demo test lint typecheck pytest bench clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -75,5 +76,21 @@ bench: install
 	$(PY) bench/iqn.py
 	$(PY) bench/video.py
 
+# Upgrading dependencies is deliberate: `make lock` installs the newest versions that
+# pyproject.toml's ranges allow (torch stays at its pin) into a fresh venv, runs the whole
+# suite there, and only when it passes writes their exact versions to constraints.txt.
+LOCK_VENV := .venv-lock
+lock:
+	rm -rf $(LOCK_VENV)
+	@mkdir -p $(LOCK_VENV)
+	grep '^torch==' constraints.txt > $(LOCK_VENV)/torch.txt
+	RLTRACK_LOCKING=1 $(MAKE) test VENV=$(LOCK_VENV) PIP_FLAGS="-c $(LOCK_VENV)/torch.txt $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)"
+	{ echo "# The tested dependency set: the exact versions \`make test\` passed with (\`make lock\` writes"; \
+	  echo "# this file). A CPU build of this torch lies on the machines' disk."; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable | sed 's/^torch==\([^+]*\)+.*/torch==\1/'; \
+	} > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	@echo "constraints.txt updated; review \`git diff constraints.txt\` and commit it"
+
 clean:
-	rm -rf $(VENV) rltrack-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) rltrack-data .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -199,6 +201,11 @@ def test_exception_in_env_fails_the_run(cli: Cli) -> None:
         (("--set", "hyperparams.n_steps=64.5"), "n_steps=64.5: PPO wants a whole number"),
         (("--num-actors", "4"), "--num-envs"),
         (("--agents", "2"), "actor-learner"),
+        # An env whose optional dependency is missing: Gymnasium's own advice, exit 2.
+        (("--env", "LunarLander-v3"), 'pip install "gymnasium[box2d]"'),
+        (("--env", "nosuchmodule:Coin-v0"), "run from the folder that holds nosuchmodule.py"),
+        (("--algo", "maskable_ppo", "--env", "CartPole-v1"), "action_masks()"),
+        (("--set", "hyperparams.policy_kwargs.optimizer_class=torch.optim.Nope"), "Nope"),
     ],
 )
 def test_bad_input_is_one_clear_line(cli: Cli, args: tuple[str, ...], needle: str) -> None:
@@ -228,3 +235,55 @@ def test_read_back_commands_refuse_unknown_runs(cli: Cli) -> None:
         assert result.code == 2 and "no run" in result.stderr
         assert "Traceback" not in result.stderr
     assert cli("runs", "--status", "bogus").code == 2
+
+
+def test_box2d_is_not_in_the_tested_set() -> None:
+    """The LunarLander case above needs Box2D missing, as it is from the locked versions."""
+    import importlib.util
+
+    assert importlib.util.find_spec("Box2D") is None
+
+
+def test_env_module_in_the_current_folder_trains_from_the_installed_command(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """`--env myenvs:Coin-v0` from the folder holding myenvs.py, with the `rltrack` script
+    (whose own folder, not the current one, heads sys.path), also in subprocess envs."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "myenvs.py").write_text(COIN_ENV)
+    script = Path(sys.executable).parent / "rltrack"
+    env = {k: v for k, v in cli.env.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [str(script), "train", "--env", "myenvs:Coin-v0", "--mode", "smoke", "--no-progress",
+         "--total-timesteps", "256", "--num-envs", "2", "--vec-env", "subproc"],
+        capture_output=True, text=True, timeout=240, env=env, cwd=project,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    run_id = Result(proc.returncode, proc.stdout, proc.stderr).run_id
+    episodes = cli("episodes", run_id, "--json").json()
+    assert len(episodes) >= 256 // 10 and all(e["steps"] == 10 for e in episodes)
+
+
+COIN_ENV = """
+import gymnasium as gym
+import numpy as np
+
+
+class Coin(gym.Env):
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        reward = float(action == self.np_random.integers(2))
+        return np.zeros(1, np.float32), reward, self.t >= 10, False, {}
+
+
+gym.register("Coin-v0", entry_point=Coin)
+"""

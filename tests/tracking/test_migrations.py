@@ -25,7 +25,7 @@ EXPECTED_TABLES = {
     "evaluations", "episode_blocks",
 }  # fmt: skip
 
-HEAD = "0003"  # the newest migration in src/rltrack/tracking/sql/migrations/versions
+HEAD = "0004"  # the newest migration in src/rltrack/tracking/sql/migrations/versions
 
 
 def table_names(url: str) -> set[str]:

@@ -108,6 +108,10 @@ class RunSummaryPublic(BaseModel):
     tags: list[str]
     config: dict[str, Any]
     episodes: int = Field(description="Episodes recorded in the database.")
+    records_lost: int = Field(
+        description="Records of the run the database refused and dropped while it trained "
+        "(0: the record is complete); the run's metadata.records_lost_cause says why."
+    )
     metrics: RunMetricsPublic
     stats: RunStatsPublic
 

@@ -61,7 +61,7 @@ def _summary_fields(
         "start_time": run.start_time, "end_time": run.end_time,
         "duration_s": duration_s(run, now), "timesteps": run.timesteps, "tags": run.tags,
         "config": finite_json(run.config), "episodes": episodes, "metrics": metrics,
-        "stats": RunStatsPublic.of(stats),
+        "stats": RunStatsPublic.of(stats), "records_lost": run.records_lost,
     }  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rltrack import settings
 from rltrack.tracking.entities import Run, to_jsonable
@@ -44,7 +45,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One line on stderr and the exit code; the message is text, never markup (pip's
+    ``gymnasium[box2d]`` must print as written)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -118,10 +121,19 @@ def run_summary(run: Run) -> dict[str, Any]:
         "status": run.status, "start_time": run.start_time, "end_time": run.end_time,
         "episodes": run.episodes, "timesteps": run.timesteps, "tags": run.tags,
         "parent_run_id": run.parent_run_id, "error": run.error,
+        "records_lost": run.records_lost,
     }  # fmt: skip
 
 
 STATUSES = ("running", "completed", "stopped", "failed")
+
+
+def lost_records_line(run: Run) -> str:
+    """How many records of ``run`` the database refused, and why; empty when none."""
+    if not run.records_lost:
+        return ""
+    cause = run.metadata.get("records_lost_cause")
+    return f"{run.records_lost} records refused by the database" + (f" ({cause})" if cause else "")
 
 
 def checkpoint_label(path: str) -> str:

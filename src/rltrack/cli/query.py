@@ -22,6 +22,7 @@ from rltrack.cli.common import (
     fail,
     find_run,
     fmt,
+    lost_records_line,
     missing_database,
     open_run,
     open_store,
@@ -132,6 +133,8 @@ def show(run: str, json_: JsonOpt = False, db: DbOpt = None) -> None:
             out.print(f"  {key:<11} {to_jsonable(value)}", highlight=False)
     if r.tags:
         out.print(f"  {'tags':<11} {', '.join(r.tags)}", highlight=False)
+    if r.records_lost:
+        out.print(f"  [red]{'lost':<11} {lost_records_line(r)}[/]", highlight=False)
     out.print(f"  {'by status':<11} {counts}", highlight=False)
     out.print("  hyperparams " + json.dumps(r.config.get("hyperparams", {})), highlight=False)
     for c in data["checkpoints"]:
@@ -406,7 +409,11 @@ def check(
         "ok": health.ok, "episodes": sum(health.counts.values()), "counts": health.counts,
         "started": health.started, "missing_metrics": health.missing_metrics,
         "missing_trades": health.missing_trades, "gaps": health.gaps, "repaired": repaired,
+        "records_lost": r.records_lost,
     }  # fmt: skip
+    # A run that lost records is not whole, however final its episodes look.
+    ok = health.ok and not r.records_lost
+    report["ok"] = ok
     if json_:
         print_json(report)
     else:
@@ -423,7 +430,8 @@ def check(
         ):
             shown = ", ".join(map(str, items[:20])) + (" …" if len(items) > 20 else "")
             out.print(f"  {label:<15} {shown or 'none'}", highlight=False)
+        out.print(f"  records lost    {lost_records_line(r) or 'none'}", highlight=False)
         if repaired:
             out.print(f"  repaired        {repaired} episodes closed as error", highlight=False)
-        out.print("[green]OK[/]: every episode is final" if health.ok else "[red]NOT OK[/]")
-    raise typer.Exit(0 if health.ok else 1)
+        out.print("[green]OK[/]: every episode is final" if ok else "[red]NOT OK[/]")
+    raise typer.Exit(0 if ok else 1)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 
 from rltrack import settings
 from rltrack.cli.common import (
@@ -247,15 +248,23 @@ def _train(cfg: Any, store: Any, parent: Run | None) -> NoReturn:
         if progress:
             progress.stop()
     state = logger.close()
+    if not outcome.recorded:
+        with contextlib.suppress(OSError):
+            spool.path.unlink(missing_ok=True)
+            run_dir.rmdir()  # nothing was trained or recorded
+        err.print(
+            f"[red]error:[/] {escape(str(outcome.error))}; nothing was trained", highlight=False
+        )
+        raise typer.Exit(outcome.exit_code)
     if state == "spooled":
         err.print(
             f"[yellow]the database is still unreachable[/]: {logger.written} records written, "
             f"the rest kept in {spool.path}; run `rltrack sync` when it is back",
             highlight=False,
         )
-    elif state == "failed":
+    elif state == "failed" and not outcome.records_lost:
         err.print(
-            f"[red]warning:[/] {logger.dropped} records could not be kept: {logger.failure}",
+            f"[red]error:[/] {logger.dropped} records could not be kept: {logger.failure}",
             highlight=False,
         )
     colour = {"completed": "green", "stopped": "yellow", "failed": "red"}[outcome.status]
@@ -265,12 +274,20 @@ def _train(cfg: Any, store: Any, parent: Run | None) -> NoReturn:
         + (f"\n[red]{outcome.error}[/]" if outcome.error else ""),
         highlight=False,
     )
+    lost = outcome.records_lost or (logger.dropped if state == "failed" else 0)
+    if lost:
+        cause = logger.records_lost(run_id, timeout=0).cause or str(logger.failure)
+        err.print(
+            f"[red]error:[/] the record of this run is incomplete: the database refused {lost} "
+            f"records ({escape(cause)}); `rltrack check {run_id[:8]}` lists what is missing",
+            highlight=False,
+        )
     out.print(
         f"data: {run_dir}  database: {store.url}\n"
         f"look at it: rltrack show {run_id[:8]}  ·  rltrack episodes {run_id[:8]}",
         highlight=False,
     )
-    raise typer.Exit(outcome.exit_code)
+    raise typer.Exit(outcome.exit_code or (1 if lost else 0))
 
 
 class _Progress:

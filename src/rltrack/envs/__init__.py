@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
+import sys
 from typing import Any
 
 import gymnasium as gym
@@ -63,21 +65,53 @@ def _register_atari(env_id: str) -> None:
         gym.register_envs(ale_py)
 
 
+def import_env_module(env_id: str) -> None:
+    """Import the module of a ``module:EnvId`` id (which registers the env). A module that is
+    not on the path is looked for in the current folder too, as ``python -m`` and a plain
+    script would (the ``rltrack`` command's own folder is the venv's bin/); processes started
+    later (spawn) inherit the path."""
+    if ":" not in env_id:
+        return
+    module = env_id.partition(":")[0]
+    try:
+        importlib.import_module(module)
+        return
+    except ModuleNotFoundError as exc:
+        here = os.getcwd()
+        root = module.partition(".")[0]
+        if exc.name != root or here in sys.path or "" in sys.path:
+            raise UnknownEnvError(_import_hint(env_id, module, exc)) from None
+    except ImportError as exc:
+        raise UnknownEnvError(_import_hint(env_id, module, exc)) from None
+    sys.path.append(here)
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        sys.path.remove(here)
+        raise UnknownEnvError(_import_hint(env_id, module, exc)) from None
+
+
+def _import_hint(env_id: str, module: str, exc: ImportError) -> str:
+    where = module.replace(".", "/") + ".py"
+    return (
+        f"env {env_id!r}: cannot import module {module!r} ({exc}); run from the folder that "
+        f"holds {where}, or add that folder to PYTHONPATH"
+    )
+
+
 def check_env_id(env_id: str) -> None:
-    """Raise :class:`UnknownEnvError` naming close matches when ``env_id`` is not registered."""
+    """Raise :class:`UnknownEnvError` naming close matches when ``env_id`` is not registered,
+    and Gymnasium's own advice (``pip install "gymnasium[box2d]"``) when the env needs a
+    package that is not installed."""
     register_envs()
     name = env_id
     if is_atari(env_id):
         _register_atari(env_id)
     if ":" in env_id:
-        module, _, name = env_id.partition(":")
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise UnknownEnvError(
-                f"env {env_id!r}: cannot import module {module!r}: {exc}"
-            ) from None
+        import_env_module(env_id)
+        name = env_id.partition(":")[2]
     if name in gym.registry:
+        _check_entry_point(env_id, gym.registry[name].entry_point)
         return
     ids = sorted(gym.registry)
     close = difflib.get_close_matches(name, ids, n=3, cutoff=0.6)
@@ -86,10 +120,29 @@ def check_env_id(env_id: str) -> None:
     raise UnknownEnvError(f"unknown env {env_id!r}; {hint}registered envs: {shown}")
 
 
+def _check_entry_point(env_id: str, entry_point: Any) -> None:
+    """Import a registered env's code, which is where a missing optional dependency shows."""
+    if not isinstance(entry_point, str):
+        return
+    from gymnasium.envs.registration import load_env_creator
+
+    try:
+        load_env_creator(entry_point)
+    except gym.error.DependencyNotInstalled as exc:
+        raise UnknownEnvError(
+            f"env {env_id!r} needs a package that is not installed: {exc}"
+        ) from None
+    except ImportError as exc:
+        raise UnknownEnvError(
+            f"env {env_id!r}: its code ({entry_point}) cannot be imported: {exc}"
+        ) from None
+
+
 def make_env(
     env_id: str, env_kwargs: dict[str, Any] | None = None, **extra: Any
 ) -> gym.Env[Any, Any]:
     register_envs()
+    import_env_module(env_id)
     kwargs = {**(env_kwargs or {}), **extra}
     if is_atari(env_id):
         return _make_atari(env_id, kwargs)

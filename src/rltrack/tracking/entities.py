@@ -61,6 +61,8 @@ class Run:
     timesteps: int = 0
     episodes: int = 0
     notes: str | None = None
+    # Records the store refused and dropped; the cause is metadata["records_lost_cause"].
+    records_lost: int = 0
 
 
 def pick_agent(run: Run, agent: str | None) -> str | None:

@@ -29,6 +29,8 @@ from rltrack.training.events import (
     Event,
     Heartbeat,
     MetricsLogged,
+    RecordLoss,
+    RecordRefused,
     RunEnded,
     RunStarted,
 )
@@ -79,6 +81,10 @@ class RunLogger:
         self._in_flight = 0
         self._failure: BaseException | None = None
         self.dropped = 0
+        # Records refused and dropped, per run (RecordKeeper), and the runs whose own record
+        # (RunStarted) was refused, with the cause.
+        self._lost: dict[str, RecordLoss] = {}
+        self._refused_runs: dict[str, str] = {}
         # While True, batches go to the spool (the database was unreachable).
         self.spooling = False
         self._last_retry = 0.0
@@ -147,6 +153,25 @@ class RunLogger:
     def failure(self) -> BaseException | None:
         return self._failure
 
+    # -- RecordKeeper -----------------------------------------------------------------
+    def confirm_run(self, run_id: str, timeout: float | None = None) -> None:
+        self.flush(close_timeout_s() if timeout is None else timeout)
+        cause = self._refused_runs.get(run_id)
+        if cause is not None:
+            raise RecordRefused(f"the database refused the run's own record: {cause}")
+
+    def records_lost(self, run_id: str, timeout: float | None = None) -> RecordLoss:
+        self.flush(close_timeout_s() if timeout is None else timeout)
+        return self._lost.get(run_id, RecordLoss())
+
+    def _lose(self, events: list[Event], exc: BaseException) -> None:
+        self.dropped += len(events)
+        self._failure = exc
+        for ev in events:
+            lost = self._lost.get(ev.run_id, RecordLoss())
+            cause = lost.cause or f"{type(ev).__name__}: {exc}"
+            self._lost[ev.run_id] = RecordLoss(lost.count + 1, cause)
+
     # -- the writer thread ------------------------------------------------------------
     def _run(self) -> None:
         while True:
@@ -199,9 +224,12 @@ class RunLogger:
                 self._write(batch[:half])
                 self._write(batch[half:])
                 return
-            self.dropped += 1
-            self._failure = exc
-            log.error("the database refused %s: %s", type(batch[0]).__name__, exc)
+            self._lose(batch, exc)
+            if isinstance(batch[0], RunStarted):
+                # Not logged: whoever started the run asks confirm_run and reports it.
+                self._refused_runs[batch[0].run_id] = str(exc)
+            else:
+                log.error("the database refused %s: %s", type(batch[0]).__name__, exc)
 
     def _retry_until_written(self, batch: list[Event]) -> None:
         """Without a spool the only way not to lose a batch is to wait for the database."""
@@ -215,7 +243,7 @@ class RunLogger:
             except UnavailableError:
                 delay = min(delay * 2, 5.0)
             except StoreError as exc:
-                self._failure = exc
+                self._lose(batch, exc)
                 return
 
     def _to_spool(self, batch: list[Event]) -> None:
@@ -223,8 +251,7 @@ class RunLogger:
         try:
             self.spool.append(batch)
         except OSError as exc:
-            self.dropped += len(batch)
-            self._failure = exc
+            self._lose(batch, exc)
             log.error("could not spool %d events to %s: %s", len(batch), self.spool.path, exc)
 
     def _try_recover(self, *, force: bool = False) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from rltrack.jsonable import json_default
 from rltrack.tracking.store import Store
 from rltrack.training.events import (
     EpisodeEnded,
@@ -117,7 +118,12 @@ class Spool:
             ) from exc
 
     def append(self, events: Sequence[Event]) -> None:
-        line = json.dumps([encode_event(e) for e in events], separators=(",", ":")) + "\n"
+        line = (
+            json.dumps(
+                [encode_event(e) for e in events], separators=(",", ":"), default=json_default
+            )
+            + "\n"
+        )
         if self.db_url is not None and not self.meta_path.exists():
             self.meta_path.write_text(json.dumps({"db": self.db_url}))
         with self.path.open("a", encoding="utf-8") as f:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 RunStatus = Literal["running", "completed", "stopped", "failed"]
 EpisodeStatus = Literal["started", "completed", "truncated", "error"]
@@ -163,11 +163,15 @@ class ArtifactSaved:
 
 @dataclass(frozen=True, slots=True)
 class RunEnded:
+    """``records_lost``: records of the run the store refused and nothing could keep (a run
+    with any is not a plain success); ``metadata["records_lost_cause"]`` says why."""
+
     run_id: str
     status: RunStatus
     timesteps: int
     episodes: int
     error: str | None = None
+    records_lost: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
     time: dt.datetime = field(default_factory=utcnow)
 
@@ -211,3 +215,34 @@ class FanOut:
     def emit(self, event: Event) -> None:
         for sink in self.sinks:
             sink.emit(event)
+
+
+class RecordRefused(RuntimeError):
+    """The store refused a run's own record (RunStarted) for a reason other than an outage:
+    nothing of the run could be kept, so it must not train."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLoss:
+    """Records of one run that were refused and dropped, and the first refusal's cause."""
+
+    count: int = 0
+    cause: str | None = None
+
+
+@runtime_checkable
+class RecordKeeper(Protocol):
+    """A sink that keeps records and can say which it could not keep (the RunLogger). The
+    runner asks it before training whether the run's record was kept, and at the end how
+    many records were lost."""
+
+    def emit(self, event: Event) -> None: ...
+
+    def confirm_run(self, run_id: str) -> None:
+        """Wait until the run's RunStarted is written (or spooled through an outage); raise
+        :class:`RecordRefused`, naming the cause, when the store refused it."""
+        ...
+
+    def records_lost(self, run_id: str) -> RecordLoss:
+        """Wait until everything emitted so far is written or spooled; the run's losses."""
+        ...

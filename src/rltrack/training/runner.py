@@ -18,7 +18,13 @@ from typing import Any, Protocol
 
 from rltrack.config import ConfigError, TrainConfig
 from rltrack.training.context import StopRequest, TrainContext, TrainResult
-from rltrack.training.events import RunEnded, RunStarted, RunStatus
+from rltrack.training.events import (
+    RecordKeeper,
+    RecordRefused,
+    RunEnded,
+    RunStarted,
+    RunStatus,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -31,6 +37,10 @@ class Backend(Protocol):
     def hyperparams(self) -> dict[str, Any]: ...
 
     def train(self) -> TrainResult: ...
+
+    def close(self) -> None:
+        """Release what building the backend took (envs), for a run that never trains."""
+        ...
 
 
 def new_run_id() -> str:
@@ -91,6 +101,10 @@ class RunOutcome:
     timesteps: int
     episodes: int
     error: str | None = None
+    # Records the store refused and dropped; a run with any exits non-zero.
+    records_lost: int = 0
+    # False when the store refused the run's own record: nothing was trained or kept.
+    recorded: bool = True
 
 
 def run_training(
@@ -103,7 +117,9 @@ def run_training(
     """Build the backend, announce the run, train, and record how it ended.
 
     Configuration errors raised while building the backend propagate before anything is
-    recorded; everything after the run is announced ends in a RunEnded event.
+    recorded; everything after the run is announced ends in a RunEnded event. When the sink
+    keeps records (a :class:`RecordKeeper`), a run whose own record the store refuses stops
+    before its first step, and one that lost records on the way does not end as a success.
     """
     cfg = ctx.config
     backend = make_backend(ctx)
@@ -112,6 +128,7 @@ def run_training(
     config["policy"] = backend.policy
     config["backend"] = backend.name
     config["torch_threads"] = backend.torch_threads
+    keeper = ctx.sink if isinstance(ctx.sink, RecordKeeper) else None
     ctx.sink.emit(
         RunStarted(
             run_id=ctx.run_id,
@@ -131,41 +148,54 @@ def run_training(
             metadata={"run_dir": str(ctx.run_dir.resolve()), "start_timestep": ctx.resume_timestep},
         )  # fmt: skip
     )
+    if keeper is not None:
+        try:
+            keeper.confirm_run(ctx.run_id)
+        except RecordRefused as exc:
+            backend.close()
+            return RunOutcome(ctx.run_id, "failed", EXIT_FAILED, 0, 0, str(exc), recorded=False)
     if on_started is not None:
         on_started(ctx.run_id)
-    status: RunStatus
+
+    def end(
+        status: RunStatus, code: int, timesteps: int, episodes: int, error: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> RunOutcome:  # fmt: skip
+        loss = keeper.records_lost(ctx.run_id) if keeper is not None else None
+        lost = loss.count if loss is not None else 0
+        meta = dict(metadata or {})
+        if loss is not None and loss.cause is not None:
+            meta["records_lost_cause"] = loss.cause
+        ctx.sink.emit(
+            RunEnded(
+                ctx.run_id, status, timesteps, episodes, error, records_lost=lost, metadata=meta
+            )
+        )
+        if lost and code == EXIT_OK:
+            code = EXIT_FAILED
+        return RunOutcome(ctx.run_id, status, code, timesteps, episodes, error, records_lost=lost)
+
     try:
         with graceful_signals(ctx.stop):
             result = backend.train()
     except KeyboardInterrupt:
-        timesteps, episodes = _timesteps_of(backend), _episodes_of(backend)
-        ctx.sink.emit(RunEnded(ctx.run_id, "stopped", timesteps, episodes))
-        return RunOutcome(ctx.run_id, "stopped", ctx.stop.exit_code, timesteps, episodes)
+        return end("stopped", ctx.stop.exit_code, _timesteps_of(backend), _episodes_of(backend))
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        ctx.sink.emit(
-            RunEnded(
-                ctx.run_id,
-                "failed",
-                _timesteps_of(backend),
-                _episodes_of(backend),
-                error=error,
-                metadata={
-                    "error_type": type(exc).__name__,
-                    "error_message": str(exc),
-                    "traceback": traceback.format_exc(),
-                },
-            )  # fmt: skip
-        )
-        return RunOutcome(
-            ctx.run_id, "failed", EXIT_FAILED, _timesteps_of(backend), _episodes_of(backend), error
+        return end(
+            "failed",
+            EXIT_FAILED,
+            _timesteps_of(backend),
+            _episodes_of(backend),
+            error=f"{type(exc).__name__}: {exc}",
+            metadata={
+                "error_type": type(exc).__name__,
+                "error_message": str(exc),
+                "traceback": traceback.format_exc(),
+            },
         )
     if ctx.stop.requested:
-        status, code = "stopped", ctx.stop.exit_code
-    else:
-        status, code = "completed", EXIT_OK
-    ctx.sink.emit(RunEnded(ctx.run_id, status, result.timesteps, result.episodes))
-    return RunOutcome(ctx.run_id, status, code, result.timesteps, result.episodes)
+        return end("stopped", ctx.stop.exit_code, result.timesteps, result.episodes)
+    return end("completed", EXIT_OK, result.timesteps, result.episodes)
 
 
 def _timesteps_of(backend: Backend) -> int:

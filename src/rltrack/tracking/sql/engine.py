@@ -13,13 +13,14 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
+from rltrack.jsonable import json_default, jsonable
 from rltrack.tracking.store import DatabaseURLError, SchemaError, UnavailableError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest migration in migrations/versions. Opening a database compares its revision with
 # this constant instead of asking Alembic, whose import and script scan cost every command
 # ~0.15 s; a test checks that it is Alembic's head.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 
 def sqlite_busy_timeout_ms() -> int:
@@ -39,11 +40,14 @@ def _finite(value: Any) -> Any:
 
 def json_dumps(value: Any) -> str:
     """JSON for the JSON columns: NaN and infinities become null (JSON has no such numbers
-    and PostgreSQL's jsonb refuses them), the same on every backend."""
+    and PostgreSQL's jsonb refuses them), the same on every backend. A value JSON cannot hold
+    (a class, a NumPy number) is written in its readable form (:mod:`rltrack.jsonable`)."""
     try:
-        return json.dumps(value, allow_nan=False)
+        return json.dumps(value, allow_nan=False, default=json_default)
     except ValueError:
-        return json.dumps(_finite(value), allow_nan=False)
+        return json.dumps(_finite(jsonable(value)), allow_nan=False)
+    except TypeError:  # a key JSON cannot hold (a tuple, a class)
+        return json_dumps(jsonable(value))
 
 
 def normalize_url(url: str) -> str:

@@ -87,6 +87,8 @@ class RunRow(Base):
     # Progress counters, advanced by every write batch of the run's logger.
     timesteps: Mapped[int] = mapped_column(BigInteger, default=0)
     episodes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Records of the run the store refused and dropped (0 for a complete record).
+    records_lost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RunTagRow(Base):

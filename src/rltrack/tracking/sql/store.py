@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Insert, Table, delete, func, or_, select, upd
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError, StatementError
 
+from rltrack.jsonable import json_default
 from rltrack.tracking.entities import (
     Artifact,
     Checkpoint,
@@ -265,6 +266,7 @@ class SqlStore(Store):
         values: dict[str, Any] = {
             "status": ev.status, "end_time": ev.time, "heartbeat_at": ev.time,
             "timesteps": ev.timesteps, "episodes": ev.episodes, "error": ev.error,
+            "records_lost": ev.records_lost,
         }  # fmt: skip
         if ev.metadata:
             current = conn.execute(select(RUNS.c.metadata).where(RUNS.c.id == ev.run_id)).scalar()
@@ -879,12 +881,12 @@ def _make_json_dumps() -> Callable[[Any], str]:
     metrics dict. Falls back to ``json.dumps`` where CPython's C encoder is missing."""
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:
-        return json.dumps
+        return eng.json_dumps
     defaults = json.JSONEncoder()
     # markers=None: no circular-reference bookkeeping, so no state shared between threads;
     # a self-referencing value raises RecursionError instead of ValueError.
     encode = make(
-        None, defaults.default, json.encoder.encode_basestring_ascii, None,
+        None, json_default, json.encoder.encode_basestring_ascii, None,
         defaults.key_separator, defaults.item_separator, False, False, False,
     )  # fmt: skip
 
@@ -893,7 +895,9 @@ def _make_json_dumps() -> Callable[[Any], str]:
             return json.dumps(value)
         try:
             return "".join(encode(value, 0))
-        except ValueError:  # NaN or infinity: not JSON (PostgreSQL refuses it); store null
+        # NaN or infinity: not JSON (PostgreSQL refuses it); store null. A key JSON cannot
+        # hold (TypeError): its readable form.
+        except (ValueError, TypeError):
             return eng.json_dumps(value)
 
     probe = {"a": 1.5, "b": None, "c": True, "d": "é\n", "e": [1, 2.5], "f": 10**20}
@@ -944,6 +948,7 @@ def _run_entity(r: Any, stale_s: float | None = None) -> Run:
         seed=r["seed"], tags=list(r["tags"] or []), parent_run_id=r["parent_run_id"],
         error=error, metadata=r["metadata"] or {}, total_timesteps=r["total_timesteps"],
         timesteps=r["timesteps"] or 0, episodes=r["episodes"] or 0, notes=r["notes"],
+        records_lost=r["records_lost"] or 0,
     )  # fmt: skip
 
 

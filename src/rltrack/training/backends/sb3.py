@@ -28,6 +28,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from rltrack.config import EPSILON_GREEDY, ConfigError, TrainConfig
 from rltrack.envs import make_env
+from rltrack.jsonable import resolve_class_paths
 from rltrack.training.checkpoints import CheckpointManager
 from rltrack.training.context import TrainContext, TrainResult
 from rltrack.training.episodes import EpisodeTracker
@@ -199,11 +200,23 @@ class Sb3Backend:
                 f"policy: {cfg.policy!r} is not a {cls.__name__} policy; use auto, "
                 f"{', '.join(aliases)}"
             )
+        if cfg.algo == "maskable_ppo":
+            from sb3_contrib.common.maskable.utils import is_masking_supported
+
+            if not is_masking_supported(self.env):
+                self.env.close()
+                raise ConfigError(
+                    f"algo: maskable_ppo needs an env that says which actions are valid (an "
+                    f"action_masks() method); {cfg.env} has none. Use ppo, or an env with "
+                    "masks such as rltrack/MaskedBandit-v0"
+                )
         try:
-            hyperparams = _numbers_checked(cls, cfg.hyperparams)
-        except ConfigError:
+            # A recorded run names classes by import path (optimizer_class: torch.optim.Adam):
+            # --resume and --like, and a config file, give them back as classes.
+            hyperparams = resolve_class_paths(_numbers_checked(cls, cfg.hyperparams))
+        except (ConfigError, ValueError) as exc:
             self.env.close()
-            raise
+            raise ConfigError(str(exc)) from None
         try:
             if ctx.resume_checkpoint is not None:
                 self.model = cls.load(ctx.resume_checkpoint, env=self.env, device=cfg.device)
@@ -233,6 +246,9 @@ class Sb3Backend:
         )  # fmt: skip
         self.current_obs: Any = None
         self.model.set_logger(Logger(None, [_MetricsWriter(ctx.sink, ctx.run_id, self.tracker)]))
+
+    def close(self) -> None:
+        self.env.close()
 
     def hyperparams(self) -> dict[str, Any]:
         return resolved_hyperparams(self.model, self.ctx.config.hyperparams)

@@ -237,6 +237,9 @@ class ActorLearnerBackend:
     def hyperparams(self) -> dict[str, Any]:
         return self.iqn.to_dict()
 
+    def close(self) -> None:
+        """Nothing to release: processes and envs start in :meth:`train`."""
+
     def metric_prefix(self, agent: int) -> str:
         return "" if len(self.agent_ids) == 1 else f"{self.agent_ids[agent]}/"
 
