@@ -171,9 +171,9 @@ class RunEnded:
     timesteps: int
     episodes: int
     error: str | None = None
-    records_lost: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
     time: dt.datetime = field(default_factory=utcnow)
+    records_lost: int = 0
 
 
 @dataclass(frozen=True, slots=True)

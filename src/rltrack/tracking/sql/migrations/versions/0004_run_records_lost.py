@@ -16,13 +16,15 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, not batch mode: a batch on SQLite copies the table and drops the old one,
+# and dropping runs with foreign keys on would cascade to every episode of every run.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("records_lost", sa.Integer(), server_default="0", nullable=False)
-        )
+    op.add_column(
+        "runs", sa.Column("records_lost", sa.Integer(), server_default="0", nullable=False)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.drop_column("records_lost")
+    op.drop_column("runs", "records_lost")
