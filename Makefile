@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 PIP_FLAGS := -c constraints.txt $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 STAMP := $(VENV)/.installed
 
-.PHONY: install web web-test demo test lint typecheck pytest bench clean lock
+.PHONY: install web web-test demo test system-deps lint typecheck pytest bench clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -39,14 +39,14 @@ web-test: $(WEB_DEPS)
 install: $(STAMP) $(WEB_BUILT)
 
 demo: install
-	RLTRACK_HOME=$${RLTRACK_HOME:-./rltrack-data} $(VENV)/bin/rltrack train --config conf/demo.yaml
+	RLTRACK_HOME=$${RLTRACK_HOME:-./rltrack-data} tools/demo.sh
 	@echo
-	@echo "The run is in ./rltrack-data/rltrack.db (SQLite). Look at it with:"
+	@echo "The runs are in ./rltrack-data/rltrack.db (SQLite). Look at them with:"
 	@echo "  $(VENV)/bin/rltrack runs"
-	@echo "  $(VENV)/bin/rltrack show <run id>"
-	@echo "  $(VENV)/bin/rltrack episodes <run id>"
+	@echo "  $(VENV)/bin/rltrack show demo-trading-ppo"
+	@echo "  $(VENV)/bin/rltrack episodes demo-cartpole-ppo"
 	@echo
-	@echo "Serving the dashboard with the run in it at http://127.0.0.1:8000/ (Ctrl-C stops it):"
+	@echo "Serving the dashboard with the runs in it at http://127.0.0.1:8000/ (Ctrl-C stops it):"
 	RLTRACK_HOME=$${RLTRACK_HOME:-./rltrack-data} $(VENV)/bin/rltrack serve
 
 lint: install
@@ -63,7 +63,11 @@ PYTEST_WORKERS ?= 2
 pytest: install
 	$(PY) -m pytest -q -m "not slow" -n $(PYTEST_WORKERS)
 
-test: lint typecheck web-test pytest
+# PostgreSQL and Chromium, which the tests start for real: installed when missing (as root).
+system-deps:
+	@tools/system-deps.sh
+
+test: system-deps lint typecheck web-test pytest
 
 bench: install
 	$(PIP) install -q $(PIP_FLAGS) -e '.[dev,bench]'
