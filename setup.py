@@ -21,10 +21,9 @@ class BuildPyWithDashboard(build_py):
     def run(self) -> None:
         if not BUILT.is_file() and (WEB / "package.json").is_file():
             if shutil.which("npm") is None:
-                print(
+                sys.stderr.write(
                     "warning: the dashboard is not built and npm is not installed: this build "
-                    "serves the API only (install Node.js 20.19+ and build again)",
-                    file=sys.stderr,
+                    "serves the API only (install Node.js 20.19+ and build again)\n"
                 )
             else:
                 if not (WEB / "node_modules").is_dir():
