@@ -1,18 +1,25 @@
 """What every `rltrack` command shares: the Typer app, the consoles, opening the store,
-finding a run, failing with exit code 2, JSON output and number formatting."""
+finding a run, failing with exit code 2, JSON output, number formatting, tables that fit the
+terminal and help texts that flow."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Column, Table
+from rich.text import Text
 
 from rltrack import settings
 from rltrack.tracking.entities import Run, to_jsonable
@@ -151,3 +158,167 @@ def fmt(value: float | None) -> str:
     if math.isfinite(value) and 1e4 <= abs(value) < 1e15:
         return f"{value:,.0f}"
     return f"{value:.4g}"
+
+
+# -- help texts ------------------------------------------------------------------------------
+def flowing(text: str) -> str:
+    """``text`` (a docstring) with each paragraph on one line: Typer's rich help keeps the line
+    breaks of the source, which at 80 columns break sentences in the middle. Paragraphs (blank
+    line apart) stay apart, and one that starts with Click's ``\\b`` keeps its lines."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+
+
+def flowing_help(typer_app: typer.Typer) -> None:
+    """Give every command of ``typer_app`` (and of its groups) its docstring as flowing help:
+    the source keeps docstrings wrapped at 100 columns, the terminal wraps them to its width."""
+    if isinstance(typer_app.info.help, str):
+        typer_app.info.help = flowing(typer_app.info.help)
+    for command in typer_app.registered_commands:
+        doc = command.help if command.help is not None else inspect.getdoc(command.callback)
+        if doc:
+            command.help = flowing(doc)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            flowing_help(group.typer_instance)
+
+
+# -- tables that fit the terminal ------------------------------------------------------------
+def cut_middle(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, its middle given up for an ellipsis: the start and
+    the end of a run name both tell runs apart (``CartPole-v1__p…__20261206-0201``)."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = _take(text, width // 2)
+    tail = _take(text[::-1], width - 1 - cell_len(head))[::-1]
+    return f"{head}…{tail}"
+
+
+def _take(text: str, cells: int) -> str:
+    """The longest start of ``text`` that fits in ``cells`` cells."""
+    used = 0
+    for n, char in enumerate(text):
+        used += cell_len(char)
+        if used > cells:
+            return text[:n]
+    return text
+
+
+class MiddleCut:
+    """A one-line cell that, given fewer cells than it has, is cut in the middle."""
+
+    def __init__(self, text: str, style: str = "") -> None:
+        self.text, self.style = text, style
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(1, cell_len(self.text)).with_maximum(options.max_width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text(cut_middle(self.text, options.max_width), style=self.style, no_wrap=True)
+
+
+Cell = str | Text | MiddleCut
+
+
+@dataclass(frozen=True)
+class Col:
+    """A column of :func:`fit_table`.
+
+    ``drop``: 0 for a column always shown; when the terminal is too narrow for all columns, the
+    ones with the highest ``drop`` give way first, whole (equal ranks go together).
+    ``floor``: None for a column as wide as its widest cell (ids, statuses, numbers); else the
+    narrowest the column is made before columns are dropped: its cells are then cut in the
+    middle (text cells, :class:`MiddleCut`) or, with ``wrap``, wrapped. ``ratio``: its share of
+    the room left once every column has its floor, up to its full width."""
+
+    header: str
+    drop: int = 0
+    floor: int | None = None
+    ratio: int = 1
+    wrap: bool = False
+
+
+# Each column of a rich table (box and padding 1) takes 3 cells besides its own; the table 1.
+PER_COLUMN, PER_TABLE = 3, 1
+
+
+def _plain(cell: Cell) -> str:
+    return cell.text if isinstance(cell, MiddleCut) else str(cell)
+
+
+def natural_widths(cols: Sequence[Col], rows: Sequence[Sequence[Cell] | None]) -> list[int]:
+    """The width each column takes when nothing is cut: its widest cell, header included."""
+    cells = [row for row in rows if row is not None]
+    widths = []
+    for i, col in enumerate(cols):
+        lines = [line for row in cells for line in _plain(row[i]).splitlines()]
+        widths.append(max(map(cell_len, [col.header, *lines])))
+    return widths
+
+
+def floor_widths(cols: Sequence[Col], natural: Sequence[int]) -> list[int]:
+    """The narrowest each column is made before a column is dropped."""
+    return [
+        n if col.floor is None else min(n, max(col.floor, cell_len(col.header)))
+        for col, n in zip(cols, natural, strict=True)
+    ]
+
+
+def fit_table(
+    cols: Sequence[Col],
+    rows: Iterable[Sequence[Cell] | None],
+    *,
+    width: int | None = None,
+) -> Table:
+    """A table of ``rows`` (None: a line between sections) no wider than ``width`` (default:
+    the terminal's): columns dropped in their ``drop`` order while the rest do not fit at their
+    floors, then the room left shared out by ``ratio``. As wide as its content, no wider."""
+    rows = list(rows)
+    room = out.width if width is None else width
+    natural = natural_widths(cols, rows)
+    floor = floor_widths(cols, natural)
+    keep = list(range(len(cols)))
+
+    def spare() -> int:
+        return room - PER_TABLE - sum(PER_COLUMN + widths[i] for i in keep)
+
+    widths = dict(enumerate(floor))
+    while spare() < 0 and any(cols[i].drop for i in keep):
+        last = max(cols[i].drop for i in keep)
+        keep = [i for i in keep if cols[i].drop != last]
+    while spare() > 0:
+        wanting = [i for i in keep if widths[i] < natural[i]]
+        if not wanting:
+            break
+        left, total = spare(), sum(cols[i].ratio for i in wanting)
+        for i in sorted(wanting, key=lambda i: -cols[i].ratio):
+            share = max(1, left * cols[i].ratio // total)
+            widths[i] += min(share, natural[i] - widths[i], spare())
+    # Not even the columns kept fit at their floors: those that may be cut shrink further (rich
+    # squeezes the others, to an ellipsis, should that not be enough).
+    for i in reversed(keep):
+        if spare() < 0 and cols[i].floor is not None:
+            widths[i] -= max(0, min(-spare(), widths[i] - 4))
+    table = Table(
+        *(
+            Column(
+                cols[i].header, width=max(widths[i], 1), no_wrap=not cols[i].wrap,
+                overflow="fold" if cols[i].wrap else "ellipsis",
+            )
+            for i in keep
+        )
+    )  # fmt: skip
+    for row in rows:
+        if row is None:
+            table.add_section()
+            continue
+        cells = (row[i] for i in keep)
+        table.add_row(
+            *(
+                MiddleCut(c) if isinstance(c, str) and cols[i].floor and not cols[i].wrap else c
+                for i, c in zip(keep, cells, strict=True)
+            )
+        )
+    return table

@@ -6,17 +6,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Column, Table
+from rich.measure import Measurement
+from rich.text import Text
 
 from rltrack import settings
 from rltrack.cli.common import (
+    Col,
     DbOpt,
     JsonOpt,
     app,
     checkpoint_label,
+    cut_middle,
     err,
     fail,
     find_run,
+    fit_table,
     fmt,
     open_run,
     open_store,
@@ -123,22 +127,22 @@ def evaluate(
         print_json(rows)
     else:
         wins = any(row["win_rate"] is not None for row in rows)
-        table = Table(
-            Column("policy", no_wrap=True), Column("checkpoint", no_wrap=True), "step", "episodes",
-            Column("reward ± std", no_wrap=True), "length",
-            *(("win rate",) if wins else ()), title=f"{r.name} ({r.id[:8]})",
-        )  # fmt: skip
-        for row in rows:
-            table.add_row(
+        cells = [
+            (
                 row["policy"],
                 checkpoint_label(row["checkpoint_path"]) if row["checkpoint_path"] else "-",
                 "-" if row["timestep"] is None else f"{row['timestep']:,}",
                 str(row["episodes"]), f"{fmt(row['mean_reward'])} ± {fmt(row['std_reward'])}",
                 fmt(row["mean_length"]),
-                *(() if not wins else (
-                    "-" if row["win_rate"] is None else f"{100 * row['win_rate']:.1f}%",
-                )),
-            )  # fmt: skip
+                "-" if row["win_rate"] is None else f"{100 * row['win_rate']:.1f}%",
+            )
+            for row in rows
+        ]  # fmt: skip
+        cols = EVALUATION_COLUMNS if wins else EVALUATION_COLUMNS[:-1]
+        table = fit_table(cols, (c[: len(cols)] for c in cells))
+        # The run above the table in one line: its name cut in the middle, its id prefix.
+        width = Measurement.get(out, out.options, table).maximum
+        table.title = Text(f"{cut_middle(r.name, width - 11)} ({r.id[:8]})", style="table.title")
         out.print(table)
     if unrecorded is not None:
         fail(f"the results above are not recorded: {unrecorded}", 1)
@@ -149,6 +153,19 @@ def evaluate(
             f"(rltrack show {r.id[:8]}, the dashboard's run page)",
             highlight=False,
         )
+
+
+# Which policy, which checkpoint and its reward stay; on a narrow terminal the episodes (the same
+# for every row) give way first, then the length, the step and the win rate.
+EVALUATION_COLUMNS = (
+    Col("policy", floor=12),
+    Col("checkpoint", floor=12),
+    Col("step", drop=2),
+    Col("episodes", drop=4),
+    Col("reward ± std"),
+    Col("length", drop=3),
+    Col("win rate", drop=1),
+)
 
 
 def _evaluation_row(result: Any) -> dict[str, Any]:

@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
 import typer
-from rich.table import Column, Table
+from rich.table import Table
+from rich.text import Text
 
 from rltrack.cli import common
 from rltrack.cli.common import (
+    PER_COLUMN,
+    PER_TABLE,
     STATUSES,
+    Cell,
+    Col,
     DbOpt,
     JsonOpt,
+    MiddleCut,
     app,
     checkpoint_label,
     err,
     fail,
     find_run,
+    fit_table,
+    floor_widths,
     fmt,
     lost_records_line,
     missing_database,
+    natural_widths,
     open_run,
     open_store,
     out,
@@ -33,6 +43,21 @@ from rltrack.cli.common import (
 )
 from rltrack.exporters import episode_batches, episode_json
 from rltrack.tracking.entities import Episode, Metric, to_jsonable
+
+# The id prefix, the whole status and the name come first; on a narrow terminal the name is cut
+# in the middle down to 30 cells, and then the start time, the timesteps, the episodes, the
+# algorithm and the env give way, in that order (at 80 columns, as a rule: run, status, name,
+# algo, env).
+RUN_COLUMNS = (
+    Col("run"),
+    Col("status"),
+    Col("name", floor=30, ratio=3),
+    Col("algo", drop=2, floor=8),
+    Col("env", drop=1, floor=11),
+    Col("episodes", drop=3),
+    Col("timesteps", drop=4),
+    Col("started", drop=5),
+)
 
 
 @app.command()
@@ -68,14 +93,18 @@ def runs(
     if json_:
         print_json([run_summary(r) for r in found])
         return
-    table = Table("run", "name", "algo", "env", "status", "episodes", "timesteps", "started")
     colours = {"completed": "green", "running": "cyan", "stopped": "yellow", "failed": "red"}
-    for r in found:
-        table.add_row(
-            r.id[:8], r.name, r.algorithm, r.env_id,
-            f"[{colours.get(r.status, 'white')}]{r.status}[/]", str(r.episodes),
-            str(r.timesteps), r.start_time.strftime("%Y-%m-%d %H:%M:%S"),
-        )  # fmt: skip
+    table = fit_table(
+        RUN_COLUMNS,
+        (
+            (
+                r.id[:8], Text(r.status, style=colours.get(r.status, "white")), r.name,
+                r.algorithm, r.env_id, str(r.episodes), str(r.timesteps),
+                r.start_time.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+            for r in found
+        ),
+    )  # fmt: skip
     out.print(table)
     if len(found) == limit:
         total = store.count_runs(flt)
@@ -198,13 +227,30 @@ def episodes(
     if json_:
         print_json([episode_json(e) for e in rows])
         return
-    table = Table("index", "slot", "status", "reward", "steps", "end step", "win", "epsilon")
-    for e in rows:
-        table.add_row(
-            str(e.index), str(e.env_slot), e.status, fmt(e.total_reward), str(e.steps),
-            str(e.end_timestep), fmt(e.win), fmt(e.epsilon),
-        )  # fmt: skip
+    table = fit_table(
+        EPISODE_COLUMNS,
+        (
+            (
+                str(e.index), str(e.env_slot), e.status, fmt(e.total_reward), str(e.steps),
+                str(e.end_timestep), fmt(e.win), fmt(e.epsilon),
+            )
+            for e in rows
+        ),
+    )  # fmt: skip
     out.print(table)
+
+
+# Narrow terminals lose the env slot first, then epsilon, the end step, win and steps.
+EPISODE_COLUMNS = (
+    Col("index"),
+    Col("slot", drop=5),
+    Col("status"),
+    Col("reward"),
+    Col("steps", drop=1),
+    Col("end step", drop=3),
+    Col("win", drop=2),
+    Col("epsilon", drop=4),
+)
 
 
 def _all_episodes(store: Any, run_id: str, page: int = 5000) -> Iterator[Episode]:
@@ -256,10 +302,10 @@ def metrics(
                 highlight=False,
             )
         return
-    table = Table("key", "timestep", "value", "episodes")
-    for m in rows[: common.TABLE_ROWS]:
-        table.add_row(m.key, str(m.timestep), fmt(m.value), str(m.episodes))
-    out.print(table)
+    # The key is the same on every row (the one asked for): it gives way first.
+    cols = (Col("key", drop=2, floor=20), Col("timestep"), Col("value"), Col("episodes", drop=1))
+    cells = ((m.key, str(m.timestep), fmt(m.value), str(m.episodes)) for m in rows)
+    out.print(fit_table(cols, itertools.islice(cells, common.TABLE_ROWS)))
     if len(rows) > common.TABLE_ROWS:
         err.print(
             f"the first {common.TABLE_ROWS:,} of {len(rows):,} points of {key}; "
@@ -274,17 +320,23 @@ def _metrics_by_key(rows: Sequence[Metric]) -> Table:
     by_key: dict[str, list[Metric]] = {}
     for m in rows:  # ordered by key, then timestep
         by_key.setdefault(m.key, []).append(m)
-    table = Table("points", "last step", "last value", "min", "max")
-    # Keys in full: they are what --key takes.
-    table.columns.insert(0, Column("key", no_wrap=True, min_width=max(map(len, by_key), default=3)))
+    # Keys in full, as --key takes them, unless one is longer than 40 cells and the terminal
+    # too narrow; min and max give way first, then the points and the step of the last value.
+    cols = (
+        Col("key", floor=40), Col("points", drop=2), Col("last step", drop=1), Col("last value"),
+        Col("min", drop=3), Col("max", drop=3),
+    )  # fmt: skip
+    table_rows = []
     for k, points in by_key.items():
         finite = [m.value for m in points if math.isfinite(m.value)]
         last = points[-1]
-        table.add_row(
-            k, f"{len(points):,}", str(last.timestep), fmt(last.value),
-            fmt(min(finite)) if finite else "-", fmt(max(finite)) if finite else "-",
+        table_rows.append(
+            (
+                k, f"{len(points):,}", str(last.timestep), fmt(last.value),
+                fmt(min(finite)) if finite else "-", fmt(max(finite)) if finite else "-",
+            )
         )  # fmt: skip
-    return table
+    return fit_table(cols, table_rows)
 
 
 @app.command()
@@ -336,16 +388,38 @@ def compare(
             }
         )
         return
-    table = Table("", *(r.id[:8] for r in found))
-    for key, values in rows:
-        table.add_row(key, *(_cell(v) for v in values))
+    label = Col("", floor=20, ratio=8)
+    columns = [Col(r.id[:8], floor=16, wrap=True) for r in found]
+    table_rows: list[list[Cell] | None] = [
+        [key, *(MiddleCut(v) if key == "name" else _cell(v) for v in values)]
+        for key, values in rows
+    ]
     if differing:
-        table.add_section()
-        for key, values in differing:
-            table.add_row(key, *(_cell(v) for v in values))
-    out.print(table)
+        table_rows.append(None)
+        table_rows += [[key, *map(_cell, values)] for key, values in differing]
+    for group in _side_by_side(label, columns, table_rows, out.width):
+        picked = (None if r is None else [r[0], *(r[1 + i] for i in group)] for r in table_rows)
+        out.print(fit_table([label, *(columns[i] for i in group)], picked))
     if not differing:
         err.print("their settings are the same (names, tags and seeds aside)", highlight=False)
+
+
+def _side_by_side(
+    label: Col, columns: Sequence[Col], rows: Sequence[Sequence[Cell] | None], width: int
+) -> list[list[int]]:
+    """The runs of a comparison in groups that fit ``width`` side by side, each group a table
+    of its own that repeats the labels: eight runs on 80 columns keep their ids and names."""
+    floor = floor_widths([label, *columns], natural_widths([label, *columns], rows))
+    room = width - PER_TABLE - PER_COLUMN - floor[0]
+    groups: list[list[int]] = [[]]
+    used = 0
+    for i, cells in enumerate(floor[1:]):
+        if groups[-1] and used + PER_COLUMN + cells > room:
+            groups.append([])
+            used = 0
+        groups[-1].append(i)
+        used += PER_COLUMN + cells
+    return groups
 
 
 def _cell(value: Any) -> str:
