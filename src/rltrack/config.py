@@ -14,10 +14,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-ALGORITHMS = ("ppo", "dqn", "a2c", "maskable_ppo", "qrdqn", "iqn")
-BACKENDS = ("sb3", "actor-learner")
+from rltrack.training.backends import registry
+
+# What trains what is the backend registry's: config asks it (a leaf module, no backend loaded).
+ALGORITHMS = registry.algorithms()
+BACKENDS = registry.names()
 EPSILON_GREEDY = ("dqn", "qrdqn", "iqn")
 
 
@@ -30,8 +40,8 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    algo: Literal["ppo", "dqn", "a2c", "maskable_ppo", "qrdqn", "iqn"] = Field(
-        "ppo", description="Algorithm: SB3/sb3-contrib ones, or iqn (our actor-learner)."
+    algo: str = Field(
+        "ppo", description=f"Algorithm: {', '.join(ALGORITHMS)} (each trained by a backend)."
     )
     env: str = Field(
         "CartPole-v1",
@@ -40,8 +50,10 @@ class TrainConfig(BaseModel):
     env_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments for gymnasium.make."
     )
-    backend: Literal["sb3", "actor-learner"] | None = Field(
-        None, description="Training backend; default: actor-learner for iqn, else sb3."
+    backend: str | None = Field(
+        None,
+        description=f"Training backend: {', '.join(BACKENDS)}; default: the algorithm's own "
+        "(actor-learner for iqn, sb3 for the others).",
     )
     num_envs: int = Field(1, ge=1, le=256, description="Parallel environments.")
     vec_env: Literal["dummy", "subproc"] = Field(
@@ -119,6 +131,31 @@ class TrainConfig(BaseModel):
     progress: bool = Field(True, description="Show a progress bar on the console.")
     mode: Literal["smoke", "full"] | None = Field(None, description="Preset that was applied.")
 
+    @field_validator("algo")
+    @classmethod
+    def _known_algo(cls, v: str) -> str:
+        if v not in registry.algorithms():
+            raise ValueError(f"unknown algorithm; choose one of {', '.join(registry.algorithms())}")
+        return v
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, v: str | None) -> str | None:
+        if v is not None and v not in registry.names():
+            raise ValueError(f"unknown backend; choose one of {', '.join(registry.names())}")
+        return v
+
+    @model_validator(mode="after")
+    def _backend_trains_algo(self) -> TrainConfig:
+        spec = registry.get(self.resolved_backend)
+        if self.algo not in spec.algorithms:
+            default = registry.default_backend(self.algo)
+            raise ValueError(
+                f"backend: {spec.name} trains --algo {', '.join(spec.algorithms)} only; "
+                f"{self.algo} trains with --backend {default}"
+            )
+        return self
+
     @field_validator("env")
     @classmethod
     def _env_not_blank(cls, v: str) -> str:
@@ -143,9 +180,7 @@ class TrainConfig(BaseModel):
 
     @property
     def resolved_backend(self) -> str:
-        if self.backend is not None:
-            return self.backend
-        return "actor-learner" if self.algo == "iqn" else "sb3"
+        return self.backend if self.backend is not None else registry.default_backend(self.algo)
 
 
 # Presets are data: a mode picks overrides, common ones first, then the algorithm's own.
@@ -317,8 +352,11 @@ def format_validation_error(exc: ValidationError) -> str:
             if len(err["loc"]) == 1:
                 hint = f" (an algorithm argument? write it as hyperparams.{field})"
             problems.append(f"{field}: unknown setting{hint}; known settings are {known}")
+        elif not err["loc"]:  # a rule across settings: its message names them
+            problems.append(err["msg"].removeprefix("Value error, "))
         else:
-            problems.append(f"{field}: {err['msg']} (got {err.get('input')!r})")
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{field}: {msg} (got {err.get('input')!r})")
     return "config error: " + "; ".join(problems)
 
 

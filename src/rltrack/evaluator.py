@@ -26,6 +26,7 @@ from typing import Any
 
 from rltrack.config import ConfigError
 from rltrack.tracking.entities import Checkpoint, Run, pick_agent
+from rltrack.training.backends import registry
 from rltrack.training.evaluate import (
     BASELINES,
     EvalSummary,
@@ -33,10 +34,8 @@ from rltrack.training.evaluate import (
     StopFn,
     evaluate_baselines,
     evaluate_policy,
-    iqn_loader,
     is_trading_env,
     probe_env,
-    sb3_loader,
 )
 from rltrack.training.events import EvaluationRecorded
 
@@ -207,10 +206,10 @@ def plan(
     config = run.config
     if episodes is not None and episodes < 1:
         raise EvaluateError(f"--episodes {episodes}: play at least 1 episode")
-    if run.backend not in ("sb3", "actor-learner"):
+    if run.backend not in registry.names():
         raise EvaluateError(
-            f"{_label(run)} was trained by the {run.backend!r} backend, whose checkpoints "
-            "rltrack cannot load for evaluation"
+            f"{_label(run)} was trained by the {run.backend!r} backend, which this rltrack "
+            f"does not have (it has {', '.join(registry.names())}); upgrade rltrack"
         )
     targets = pick_checkpoints(run, agent_checkpoints(run, checkpoints, agent), choices)
     env_id = run.env_id
@@ -249,14 +248,9 @@ def plan(
 
 
 def loader(run: Run, seed: int) -> PolicyLoader:
-    """How to load the run's checkpoints as deterministic policies (on the CPU)."""
-    if run.backend == "actor-learner":
-        return iqn_loader(seed)
-    from rltrack.training.backends.sb3 import algorithm_class
-
-    return sb3_loader(
-        algorithm_class(run.algorithm), device="cpu", masked=run.algorithm == "maskable_ppo"
-    )
+    """How to load the run's checkpoints as deterministic policies (on the CPU): its backend's
+    own loader, from the registry."""
+    return registry.get(run.backend).load().policy_loader(run.algorithm, seed=seed, device="cpu")
 
 
 def run_plan(

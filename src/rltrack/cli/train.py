@@ -18,8 +18,9 @@ from rltrack.cli.common import (
     open_run,
     out,
 )
-from rltrack.config import ALGORITHMS, ConfigError, build_config, deep_merge, parse_set
+from rltrack.config import ALGORITHMS, BACKENDS, ConfigError, build_config, deep_merge, parse_set
 from rltrack.tracking.entities import Run
+from rltrack.training.backends import registry
 
 
 @app.command()
@@ -30,7 +31,9 @@ def train(
         Path | None, typer.Option("--config", help="YAML config file (see conf/).")
     ] = None,
     mode: Annotated[str | None, typer.Option(help="Preset: smoke or full.")] = None,
-    backend: Annotated[str | None, typer.Option(help="sb3 or actor-learner.")] = None,
+    backend: Annotated[
+        str | None, typer.Option(help=f"{', '.join(BACKENDS)} (default: the algorithm's own).")
+    ] = None,
     num_envs: Annotated[int | None, typer.Option(help="Parallel environments.")] = None,
     vec_env: Annotated[str | None, typer.Option(help="dummy or subproc.")] = None,
     num_actors: Annotated[
@@ -138,13 +141,14 @@ def train(
                     f"{flag} {now}: --resume continues run {parent.id[:8]}, which trained {then}; "
                     f"leave {flag} out, or start a new run without --resume"
                 )
-    if cfg.resolved_backend == "sb3":
-        for flag, given in (("--num-actors", num_actors), ("--agents", agents)):
-            if given is not None:
-                fail(
-                    f"{flag} is for the actor-learner backend (--algo iqn); {cfg.algo} trains "
-                    "with SB3, which runs environments side by side with --num-envs N"
-                )
+    spec = registry.get(cfg.resolved_backend)
+    for option, given in (("num_actors", num_actors), ("agents", agents)):
+        owner = registry.owner_of(option)
+        if given is not None and owner is not None and owner is not spec:
+            fail(
+                f"--{option.replace('_', '-')} is for the {owner.name} backend (--algo "
+                f"{', '.join(owner.algorithms)}); {cfg.algo} trains with {spec.describe}"
+            )
     if cfg.device == "cuda":
         import torch
 

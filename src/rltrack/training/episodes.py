@@ -1,9 +1,15 @@
-"""Episode bookkeeping shared by every backend: one global index per episode, whatever slot.
+"""Episode bookkeeping, once for every backend and integration: :class:`EpisodeBook`.
 
 Indices are handed out in the order episodes *start*, from one counter for the whole run, so
-they are unique and contiguous across parallel environments (and actors). Every episode that
-starts is announced with :class:`EpisodeStarted` and later closed with exactly one
-:class:`EpisodeEnded`: when the env ends it, or when training stops (:meth:`finalize_all`).
+they are unique and contiguous across parallel environments, actors and runners. Every
+episode that starts is announced with :class:`EpisodeStarted` and later closed with exactly
+one :class:`EpisodeEnded`: when its env ends it, or when training stops (finalized as
+truncated, or error, with what it has so far). Steps taken after training stopped (the drain)
+are counted apart, in ``drain_steps``.
+
+Two adapters feed the book: :class:`EpisodeTracker` for code that sees every vectorized step
+(SB3's callback, a Gymnasium vector env), and the actor-learner's ledger, which gets totals
+from its actors' reports.
 """
 
 from __future__ import annotations
@@ -97,10 +103,16 @@ def _as_time(value: Any) -> dt.datetime | None:
 
 
 @dataclass(slots=True)
-class _Live:
+class LiveEpisode:
+    """An episode in flight in one env slot."""
+
     index: int
+    slot: int
     start_timestep: int
     start_time: dt.datetime
+    agent_id: str | None = None
+    group: int = 0  # whose recent rewards it joins (the agent of a run of several)
+    owner: int | None = None  # who steps it (an actor), for finalizing one owner's episodes
     reward: float = 0.0
     steps: int = 0
     drain_steps: int = 0
@@ -108,8 +120,112 @@ class _Live:
     trace: list[StepRecord] | None = None
 
 
+class EpisodeBook:
+    """The run's episodes: index allocation in start order, the live episode of each env slot,
+    its end (completed, truncated or error) and what training shows of them (finished count,
+    best and recent rewards). ``next_index`` takes indices from a counter shared with other
+    books (several agents of one run)."""
+
+    def __init__(
+        self,
+        sink: EventSink,
+        run_id: str,
+        *,
+        first_index: int = 0,
+        next_index: Callable[[], int] | None = None,
+    ) -> None:
+        self.sink = sink
+        self.run_id = run_id
+        self._counter = first_index
+        self._next_index = next_index
+        self.live: dict[int, LiveEpisode] = {}
+        self.finished = 0
+        self.recent: dict[int, deque[float]] = {}
+        self.best_reward = -math.inf
+
+    @property
+    def started(self) -> int:
+        """Indices this book has handed out (its own counter's next index)."""
+        return self._counter
+
+    def begin(
+        self,
+        slot: int,
+        timestep: int,
+        *,
+        agent_id: str | None = None,
+        group: int = 0,
+        owner: int | None = None,
+        time: dt.datetime | None = None,
+        traced: bool = False,
+    ) -> LiveEpisode:
+        """Give the episode starting in ``slot`` the next index and announce it; ``traced``
+        keeps its per-step trace."""
+        if slot in self.live:
+            raise RuntimeError(f"env slot {slot} began an episode while one was in flight there")
+        if self._next_index is not None:
+            index = self._next_index()
+        else:
+            index, self._counter = self._counter, self._counter + 1
+        now = time or utcnow()
+        ep = LiveEpisode(
+            index, slot, timestep, now, agent_id, group, owner, trace=[] if traced else None
+        )
+        self.live[slot] = ep
+        self.sink.emit(EpisodeStarted(self.run_id, index, slot, timestep, agent_id, time=now))
+        return ep
+
+    def end(
+        self,
+        slot: int,
+        status: EpisodeStatus,
+        timestep: int,
+        *,
+        win: float | None = None,
+        epsilon: float | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        trades: tuple[TradeRecord, ...] = (),
+        trace: Sequence[StepRecord] | None = None,
+        time: dt.datetime | None = None,
+    ) -> EpisodeEnded:
+        ep = self.live.pop(slot)
+        event = EpisodeEnded(
+            run_id=self.run_id, index=ep.index, env_slot=slot, status=status,
+            start_timestep=ep.start_timestep, end_timestep=timestep, steps=ep.steps,
+            total_reward=ep.reward, start_time=ep.start_time, agent_id=ep.agent_id, win=win,
+            epsilon=epsilon, metrics=dict(metrics or {}), trades=trades,
+            trace=tuple(ep.trace or () if trace is None else trace), drain_steps=ep.drain_steps,
+            **({"time": time} if time is not None else {}),
+        )  # fmt: skip
+        self.sink.emit(event)
+        self.finished += 1
+        if status != "error":
+            self.recent.setdefault(ep.group, deque(maxlen=100)).append(ep.reward)
+            self.best_reward = max(self.best_reward, ep.reward)
+        return event
+
+    def finalize(
+        self, status: EpisodeStatus, timestep: int, owners: set[int] | None = None
+    ) -> list[EpisodeEnded]:
+        """Close the episodes in flight (of ``owners``, else all) with what they have so far."""
+        slots = [s for s, ep in sorted(self.live.items()) if owners is None or ep.owner in owners]
+        now = utcnow()
+        return [self.end(s, status, timestep, time=now) for s in slots]
+
+    def mean_recent_reward(self, group: int | None = None) -> float | None:
+        """The mean reward of the last 100 episodes (of one group, else of every group)."""
+        values = (
+            list(self.recent.get(group, ()))
+            if group is not None
+            else [r for d in self.recent.values() for r in d]
+        )
+        return sum(values) / len(values) if values else None
+
+
 class EpisodeTracker:
-    """Tracks the episode running in each env slot and emits its start and end events."""
+    """Adapts a vectorized step loop to the book: each env slot's episode gets every step's
+    reward (and, every ``trace_every``-th episode, its trace); an episode that ends is closed
+    with its final info's metrics, win and trades, and the next one in its slot begins."""
 
     def __init__(
         self,
@@ -122,38 +238,38 @@ class EpisodeTracker:
         trace_every: int = 0,
         next_index: Callable[[], int] | None = None,
     ) -> None:
+        self.book = EpisodeBook(sink, run_id, first_index=first_index, next_index=next_index)
         self.sink = sink
         self.run_id = run_id
         self.agent_id = agent_id
-        self._counter = first_index
-        self._next_index = next_index
         self.epsilon = epsilon
         self.trace_every = trace_every
-        self.live: dict[int, _Live] = {}
-        self.finished = 0
-        self.recent_rewards: deque[float] = deque(maxlen=100)
-        self.best_reward = -math.inf
 
-    def _take_index(self) -> int:
-        if self._next_index is not None:
-            return self._next_index()
-        index = self._counter
-        self._counter += 1
-        return index
+    @property
+    def live(self) -> dict[int, LiveEpisode]:
+        return self.book.live
 
     @property
     def started(self) -> int:
-        return self._counter
+        return self.book.started
+
+    @property
+    def finished(self) -> int:
+        return self.book.finished
+
+    @property
+    def best_reward(self) -> float:
+        return self.book.best_reward
+
+    @property
+    def mean_recent_reward(self) -> float | None:
+        return self.book.mean_recent_reward()
 
     def start(self, slot: int, timestep: int) -> int:
-        index = self._take_index()
-        now = utcnow()
-        traced = self.trace_every > 0 and index % self.trace_every == 0
-        self.live[slot] = _Live(index, timestep, now, trace=[] if traced else None)
-        self.sink.emit(
-            EpisodeStarted(self.run_id, index, slot, timestep, agent_id=self.agent_id, time=now)
-        )
-        return index
+        ep = self.book.begin(slot, timestep, agent_id=self.agent_id)
+        if self.trace_every > 0 and ep.index % self.trace_every == 0:
+            ep.trace = []
+        return ep.index
 
     def step(
         self,
@@ -168,7 +284,7 @@ class EpisodeTracker:
         for slot, (reward, done, info) in enumerate(zip(rewards, dones, infos, strict=True)):
             self._advance(slot, reward, info, actions)
             if done:
-                self.end(slot, _final_status(info), timestep, info)
+                self.end(slot, final_status(info), timestep, info)
                 self.start(slot, timestep)
 
     def drain_step(
@@ -187,7 +303,7 @@ class EpisodeTracker:
             self.live[slot].drain_steps += 1
             self._advance(slot, reward, info, actions)
             if done:
-                self.end(slot, _final_status(info), timestep, info)
+                self.end(slot, final_status(info), timestep, info)
 
     def _advance(
         self,
@@ -201,7 +317,8 @@ class EpisodeTracker:
         ep.steps += 1
         ep.last_info = info
         if ep.trace is not None:
-            ep.trace.append(_step_record(ep.steps - 1, reward, info, actions, slot))
+            action = None if actions is None else _scalar(actions[slot])
+            ep.trace.append(step_record(ep.steps - 1, float(reward), info, action))
 
     def end(
         self,
@@ -210,57 +327,42 @@ class EpisodeTracker:
         timestep: int,
         info: Mapping[str, Any] | None = None,
     ) -> EpisodeEnded:
-        ep = self.live.pop(slot)
-        info = ep.last_info if info is None else info
-        epsilon = self.epsilon() if self.epsilon is not None else None
-        event = EpisodeEnded(
-            run_id=self.run_id, index=ep.index, env_slot=slot, status=status,
-            start_timestep=ep.start_timestep, end_timestep=timestep, steps=ep.steps,
-            total_reward=ep.reward, start_time=ep.start_time, agent_id=self.agent_id,
-            win=win_of(info), epsilon=epsilon, metrics=episode_metrics(info),
-            trades=trades_of(info), trace=tuple(ep.trace or ()), drain_steps=ep.drain_steps,
+        info = self.live[slot].last_info if info is None else info
+        return self.book.end(
+            slot, status, timestep, win=win_of(info),
+            epsilon=self.epsilon() if self.epsilon is not None else None,
+            metrics=episode_metrics(info), trades=trades_of(info),
         )  # fmt: skip
-        self.sink.emit(event)
-        self.finished += 1
-        if status != "error":
-            self.recent_rewards.append(ep.reward)
-            self.best_reward = max(self.best_reward, ep.reward)
-        return event
 
     def finalize_all(self, status: EpisodeStatus, timestep: int) -> list[EpisodeEnded]:
-        """Close every episode still in flight with what it has so far."""
+        """Close every episode still in flight with what it has so far (its last info)."""
         return [self.end(slot, status, timestep) for slot in sorted(self.live)]
 
-    @property
-    def mean_recent_reward(self) -> float | None:
-        if not self.recent_rewards:
-            return None
-        return sum(self.recent_rewards) / len(self.recent_rewards)
 
-
-def _final_status(info: Mapping[str, Any]) -> EpisodeStatus:
+def final_status(info: Mapping[str, Any]) -> EpisodeStatus:
     return "truncated" if info.get("TimeLimit.truncated", False) else "completed"
 
 
-def _step_record(
-    step: int,
-    reward: float,
-    info: Mapping[str, Any],
-    actions: Sequence[Any] | npt.NDArray[Any] | None,
-    slot: int,
+def _scalar(raw: Any) -> float:
+    return float(raw.item() if hasattr(raw, "item") and getattr(raw, "size", 1) == 1 else raw)
+
+
+def step_record(
+    step: int, reward: float, info: Mapping[str, Any], action: float | None = None
 ) -> StepRecord:
-    action = None
-    if actions is not None:
-        raw = actions[slot]
-        action = float(raw.item() if hasattr(raw, "item") and getattr(raw, "size", 1) == 1 else raw)
-    elif "action" in info:
+    """One step of an episode's trace: the action (else ``info["action"]``), the reward, and
+    the trading env's price, position and portfolio value; a non-finite number is None."""
+    if action is None and info.get("action") is not None:
         action = float(info["action"])
 
     def num(key: str) -> float | None:
-        v = info.get(key)
-        return None if v is None else float(v)
+        value = info.get(key)
+        if value is None:
+            return None
+        out = float(value)
+        return out if math.isfinite(out) else None
 
     return StepRecord(
-        step=step, action=action, reward=float(reward), price=num("price"),
+        step=step, action=action, reward=reward, price=num("price"),
         position=num("position"), portfolio_value=num("portfolio_value"),
     )  # fmt: skip

@@ -14,10 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
-from rltrack.config import ConfigError, TrainConfig
-from rltrack.training.context import StopRequest, TrainContext, TrainResult
+from rltrack.config import TrainConfig
+from rltrack.training.backends import registry
+from rltrack.training.backends.registry import Backend
+from rltrack.training.context import StopRequest, TrainContext
 from rltrack.training.events import (
     RecordKeeper,
     RecordRefused,
@@ -27,20 +29,6 @@ from rltrack.training.events import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class Backend(Protocol):
-    name: str
-    policy: str  # what trains: the SB3 policy class ("auto" resolved), or the agent's network
-    torch_threads: int  # PyTorch CPU threads training uses ("torch_threads" resolved)
-
-    def hyperparams(self) -> dict[str, Any]: ...
-
-    def train(self) -> TrainResult: ...
-
-    def close(self) -> None:
-        """Release what building the backend took (envs), for a run that never trains."""
-        ...
 
 
 def new_run_id() -> str:
@@ -64,15 +52,8 @@ def git_commit() -> str | None:
 
 
 def make_backend(ctx: TrainContext) -> Backend:
-    if ctx.config.resolved_backend == "sb3":
-        from rltrack.training.backends.sb3 import Sb3Backend
-
-        return Sb3Backend(ctx)
-    if ctx.config.resolved_backend == "actor-learner":
-        from rltrack.training.backends.actor_learner import ActorLearnerBackend
-
-        return ActorLearnerBackend(ctx)
-    raise ConfigError(f"backend: unknown backend {ctx.config.resolved_backend!r}")
+    """The run's backend, as the registry builds it."""
+    return registry.get(ctx.config.resolved_backend).load().build(ctx)
 
 
 @contextmanager
@@ -179,13 +160,13 @@ def run_training(
         with graceful_signals(ctx.stop):
             result = backend.train()
     except KeyboardInterrupt:
-        return end("stopped", ctx.stop.exit_code, _timesteps_of(backend), _episodes_of(backend))
+        return end("stopped", ctx.stop.exit_code, backend.timesteps, backend.episodes)
     except Exception as exc:
         return end(
             "failed",
             EXIT_FAILED,
-            _timesteps_of(backend),
-            _episodes_of(backend),
+            backend.timesteps,
+            backend.episodes,
             error=f"{type(exc).__name__}: {exc}",
             metadata={
                 "error_type": type(exc).__name__,
@@ -196,19 +177,6 @@ def run_training(
     if ctx.stop.requested:
         return end("stopped", ctx.stop.exit_code, result.timesteps, result.episodes)
     return end("completed", EXIT_OK, result.timesteps, result.episodes)
-
-
-def _timesteps_of(backend: Backend) -> int:
-    timesteps = getattr(backend, "timesteps", None)
-    if isinstance(timesteps, int):
-        return timesteps
-    model = getattr(backend, "model", None)
-    return int(getattr(model, "num_timesteps", 0) or 0)
-
-
-def _episodes_of(backend: Backend) -> int:
-    tracker = getattr(backend, "tracker", None)
-    return int(getattr(tracker, "finished", 0) or 0)
 
 
 def run_dir_for(home: Path, run_id: str) -> Path:

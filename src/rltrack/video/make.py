@@ -165,6 +165,7 @@ def preflight(contexts: Sequence[RunContext], options: VideoOptions) -> None:
                 env.action_space,
                 env.observation_space,
                 deterministic=options.deterministic,
+                backend=ctx.backend,
             )
         finally:
             env.close()

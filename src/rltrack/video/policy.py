@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from rltrack.training.backends import registry
 from rltrack.video.mlp import NumpyMlp
 from rltrack.video.options import VideoError
 
@@ -59,11 +60,20 @@ def load_policy(
     observation_space: gym.Space[Any],
     *,
     deterministic: bool,
+    backend: str | None = None,
 ) -> PolicyView:
-    """The checkpoint at ``path`` of a run trained with ``algorithm``, on the CPU."""
+    """The checkpoint at ``path`` of a run trained with ``algorithm``, on the CPU. SB3's
+    algorithms and IQN show what their networks computed; any other algorithm plays through
+    its ``backend``'s policy loader (the registry's) and shows the action it took."""
     try:
         if algorithm == "iqn":
             return IqnView(path, action_space, observation_space, deterministic)
+        if algorithm not in ACTOR_CRITIC + Q_LEARNERS:
+            if backend is None or backend not in registry.names():
+                raise VideoError(f"algorithm {algorithm!r}: the video cannot play its checkpoints")
+            return ActionView(
+                registry.get(backend).load().policy_loader, algorithm, path, action_space
+            )
         from rltrack.training.backends.sb3 import algorithm_class
 
         model = algorithm_class(algorithm).load(path, device="cpu")
@@ -73,9 +83,35 @@ def load_policy(
         return ActorCriticView(
             model, action_space, deterministic, masked=algorithm == "maskable_ppo"
         )
-    if algorithm in Q_LEARNERS:
-        return QView(model, action_space, deterministic, quantiles=algorithm == "qrdqn")
-    raise VideoError(f"algorithm {algorithm!r}: the video cannot play its checkpoints")
+    return QView(model, action_space, deterministic, quantiles=algorithm == "qrdqn")
+
+
+class ActionView:
+    """Any backend's checkpoint through its own deterministic policy loader: the panel shows
+    the action taken (one bar per discrete action, the chosen one full; a continuous action's
+    components as they are)."""
+
+    def __init__(self, make: Any, algorithm: str, path: str, action_space: gym.Space[Any]) -> None:
+        self.make, self.algorithm, self.path = make, algorithm, path
+        self.discrete = isinstance(action_space, gym.spaces.Discrete)
+        self.title = "action taken" if self.discrete else "action"
+        self.n_values = (
+            int(action_space.n)  # type: ignore[attr-defined]
+            if self.discrete
+            else int(np.prod(action_space.shape or (1,)))
+        )
+        self.seed(0)
+
+    def seed(self, seed: int) -> None:
+        self.policy = self.make(self.algorithm, seed=seed, device="cpu")(self.path)
+
+    def act(self, obs: Any, env: gym.Env[Any, Any]) -> tuple[Any, Readout]:
+        action = self.policy(obs, env)
+        if self.discrete:
+            values = np.zeros(self.n_values)
+            values[int(action)] = 1.0
+            return action, Readout(values, None, int(action))
+        return action, Readout(np.asarray(action, dtype=np.float64).reshape(-1), None, None)
 
 
 def _flat_box(space: gym.Space[Any]) -> bool:

@@ -75,6 +75,7 @@ class _Cell:
             self.env.action_space,
             self.env.observation_space,
             deterministic=spec.deterministic,
+            backend=run.backend,
         )
         labels = action_labels(self.env, self.policy.n_values)
         self.panel = CellPanel(

@@ -33,6 +33,7 @@ from rltrack.training.checkpoints import CheckpointManager
 from rltrack.training.context import TrainContext, TrainResult
 from rltrack.training.episodes import EpisodeTracker
 from rltrack.training.evaluate import (
+    PolicyLoader,
     check_ranges,
     eval_env_kwargs,
     final_and_best,
@@ -247,6 +248,14 @@ class Sb3Backend:
         self.current_obs: Any = None
         self.model.set_logger(Logger(None, [_MetricsWriter(ctx.sink, ctx.run_id, self.tracker)]))
 
+    @property
+    def timesteps(self) -> int:
+        return int(self.model.num_timesteps)
+
+    @property
+    def episodes(self) -> int:
+        return self.tracker.finished
+
     def close(self) -> None:
         self.env.close()
 
@@ -376,3 +385,14 @@ def _type_error(cls: type, exc: TypeError) -> str:
     if "unexpected keyword argument" in text:
         return f"hyperparams: {text} (not a {cls.__name__} argument)"
     return f"hyperparams: {cls.__name__} refused them: {text}"
+
+
+# -- the registry's entry points (rltrack.training.backends.registry) -------------------------
+def build(ctx: TrainContext) -> Sb3Backend:
+    return Sb3Backend(ctx)
+
+
+def policy_loader(algorithm: str, *, seed: int, device: str = "cpu") -> PolicyLoader:
+    """SB3's deterministic action (the seed does not enter); MaskablePPO under the env's
+    ``action_masks()``."""
+    return sb3_loader(algorithm_class(algorithm), device=device, masked=algorithm == "maskable_ppo")

@@ -16,7 +16,6 @@ in the serial mode (``--num-actors 0``).
 from __future__ import annotations
 
 import contextlib
-import math
 import multiprocessing
 import os
 import signal
@@ -51,7 +50,7 @@ from rltrack.training.backends.actor_learner.shared import (
     RunFlags,
     SharedModel,
 )
-from rltrack.training.episodes import episode_metrics, trades_of, win_of
+from rltrack.training.episodes import episode_metrics, step_record, trades_of, win_of
 from rltrack.training.events import EpisodeStatus, StepRecord, utcnow
 
 
@@ -268,7 +267,7 @@ class Actor:
         if not learning:
             ep.drain_steps += 1
         if ep.trace is not None:
-            ep.trace.append(_step_record(ep.steps - 1, action, float(reward), info))
+            ep.trace.append(step_record(ep.steps - 1, float(reward), info, float(action)))
         if learning:
             ready = self.nstep[j].push(
                 self.obs[j], action, float(reward), flat_next, bool(terminated),
@@ -361,20 +360,6 @@ def stack_transitions(batch: list[Transition]) -> TransitionBatch:
 
 def _flat(obs: Any, obs_dim: int) -> np.ndarray:
     return np.asarray(obs, dtype=np.float32).reshape(obs_dim)
-
-
-def _step_record(step: int, action: int, reward: float, info: Mapping[str, Any]) -> StepRecord:
-    def num(key: str) -> float | None:
-        value = info.get(key)
-        if value is None:
-            return None
-        out = float(value)
-        return out if math.isfinite(out) else None
-
-    return StepRecord(
-        step=step, action=float(action), reward=reward, price=num("price"),
-        position=num("position"), portfolio_value=num("portfolio_value"),
-    )  # fmt: skip
 
 
 def child_setup(threads: int) -> None:

@@ -60,6 +60,7 @@ from rltrack.training.backends.actor_learner.workers import (
 from rltrack.training.checkpoints import CheckpointManager
 from rltrack.training.context import TrainContext, TrainResult
 from rltrack.training.evaluate import (
+    PolicyLoader,
     check_ranges,
     eval_env_kwargs,
     eval_seed,
@@ -159,10 +160,6 @@ class ActorLearnerBackend:
     def __init__(self, ctx: TrainContext) -> None:
         self.ctx = ctx
         cfg = ctx.config
-        if cfg.algo != "iqn":
-            raise ConfigError(
-                f"backend: actor-learner trains --algo iqn only; use --backend sb3 for {cfg.algo}"
-            )
         check_ranges(cfg)
         self.iqn = iqn_config(cfg.hyperparams)
         self.device = resolve_device(cfg.device)
@@ -236,6 +233,10 @@ class ActorLearnerBackend:
 
     def hyperparams(self) -> dict[str, Any]:
         return self.iqn.to_dict()
+
+    @property
+    def episodes(self) -> int:
+        return self.tracker.finished
 
     def close(self) -> None:
         """Nothing to release: processes and envs start in :meth:`train`."""
@@ -559,3 +560,14 @@ class ActorLearnerBackend:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(self.workers.pids()))
         os.replace(tmp, path)
+
+
+# -- the registry's entry points (rltrack.training.backends.registry) -------------------------
+def build(ctx: TrainContext) -> ActorLearnerBackend:
+    return ActorLearnerBackend(ctx)
+
+
+def policy_loader(algorithm: str, *, seed: int, device: str = "cpu") -> PolicyLoader:
+    """IQN's local network, greedy on the mean of K quantiles drawn from a generator seeded
+    with ``seed`` (on the CPU, whatever ``device``)."""
+    return iqn_loader(seed)

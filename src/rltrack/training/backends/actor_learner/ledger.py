@@ -11,9 +11,6 @@ itself (its actor died, or did not finish its drain in time) keeps its steps and
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-from collections import deque
 from dataclasses import dataclass
 
 from rltrack.training.backends.actor_learner.messages import (
@@ -22,7 +19,8 @@ from rltrack.training.backends.actor_learner.messages import (
     EpisodeFinished,
     Steps,
 )
-from rltrack.training.events import EpisodeEnded, EpisodeStarted, EpisodeStatus, EventSink, utcnow
+from rltrack.training.episodes import EpisodeBook, LiveEpisode
+from rltrack.training.events import EpisodeStatus, EventSink
 
 
 @dataclass(frozen=True)
@@ -35,32 +33,31 @@ class SlotOwner:
     first_slot: int  # the actor's env j is the run's env slot first_slot + j
 
 
-@dataclass
-class _Live:
-    index: int
-    actor_id: int
-    agent: int
-    start_timestep: int
-    start_time: dt.datetime
-    steps: int = 0
-    drain_steps: int = 0
-    reward: float = 0.0
-
-
 class EpisodeLedger:
     def __init__(
         self, sink: EventSink, run_id: str, owners: list[SlotOwner], *, start_timestep: int = 0
     ) -> None:
-        self.sink = sink
-        self.run_id = run_id
+        self.book = EpisodeBook(sink, run_id)
         self.owners = {o.actor_id: o for o in owners}
         self.timesteps = start_timestep
         self.start_timestep = start_timestep
-        self.started = 0
-        self.finished = 0
-        self.live: dict[int, _Live] = {}  # run env slot -> episode
-        self.recent: dict[int, deque[float]] = {o.agent: deque(maxlen=100) for o in owners}
-        self.best_reward = -math.inf
+
+    @property
+    def live(self) -> dict[int, LiveEpisode]:
+        """Run env slot -> episode in flight."""
+        return self.book.live
+
+    @property
+    def started(self) -> int:
+        return self.book.started
+
+    @property
+    def finished(self) -> int:
+        return self.book.finished
+
+    @property
+    def best_reward(self) -> float:
+        return self.book.best_reward
 
     @property
     def trained(self) -> int:
@@ -90,81 +87,24 @@ class EpisodeLedger:
         if slot in self.live:
             # A start without the previous end cannot come from a working actor.
             raise RuntimeError(f"actor {owner.actor_id} began a second episode in env slot {slot}")
-        index = self.started
-        self.started += 1
-        self.live[slot] = _Live(index, owner.actor_id, owner.agent, self.timesteps, item.time)
-        self.sink.emit(
-            EpisodeStarted(
-                self.run_id, index, slot, self.timesteps, agent_id=owner.agent_id, time=item.time
-            )
-        )
+        self.book.begin(
+            slot, self.timesteps, agent_id=owner.agent_id, group=owner.agent,
+            owner=owner.actor_id, time=item.time,
+        )  # fmt: skip
 
     def _end(self, owner: SlotOwner, item: EpisodeFinished) -> None:
         slot = owner.first_slot + item.slot
-        ep = self.live.pop(slot)
-        self.sink.emit(
-            EpisodeEnded(
-                run_id=self.run_id,
-                index=ep.index,
-                env_slot=slot,
-                status=item.status,
-                start_timestep=ep.start_timestep,
-                end_timestep=self.timesteps,
-                steps=item.steps,
-                total_reward=item.reward,
-                start_time=ep.start_time,
-                agent_id=owner.agent_id,
-                win=item.win,
-                epsilon=item.epsilon,
-                metrics=item.metrics,
-                trades=item.trades,
-                trace=item.trace,
-                drain_steps=item.drain_steps,
-                time=item.time,
-            )  # fmt: skip
-        )
-        self._count(ep.agent, item.status, item.reward)
-
-    def _count(self, agent: int, status: EpisodeStatus, reward: float) -> None:
-        self.finished += 1
-        if status != "error":
-            self.recent[agent].append(reward)
-            self.best_reward = max(self.best_reward, reward)
+        ep = self.live[slot]
+        ep.steps, ep.drain_steps, ep.reward = item.steps, item.drain_steps, item.reward
+        self.book.end(
+            slot, item.status, self.timesteps, win=item.win, epsilon=item.epsilon,
+            metrics=item.metrics, trades=item.trades, trace=item.trace, time=item.time,
+        )  # fmt: skip
 
     def finalize(self, status: EpisodeStatus, actor_ids: set[int] | None = None) -> int:
         """Close the episodes in flight (of ``actor_ids``, else all) with what the last report
         said about them. Returns how many were closed."""
-        slots = [
-            slot
-            for slot, ep in sorted(self.live.items())
-            if actor_ids is None or ep.actor_id in actor_ids
-        ]
-        now = utcnow()
-        for slot in slots:
-            ep = self.live.pop(slot)
-            owner = self.owners[ep.actor_id]
-            self.sink.emit(
-                EpisodeEnded(
-                    run_id=self.run_id,
-                    index=ep.index,
-                    env_slot=slot,
-                    status=status,
-                    start_timestep=ep.start_timestep,
-                    end_timestep=self.timesteps,
-                    steps=ep.steps,
-                    total_reward=ep.reward,
-                    start_time=ep.start_time,
-                    agent_id=owner.agent_id,
-                    drain_steps=ep.drain_steps,
-                    time=now,
-                )  # fmt: skip
-            )
-            self._count(ep.agent, status, ep.reward)
-        return len(slots)
+        return len(self.book.finalize(status, self.timesteps, actor_ids))
 
     def mean_recent_reward(self, agent: int | None = None) -> float | None:
-        if agent is not None:
-            values = list(self.recent[agent])
-        else:
-            values = [r for d in self.recent.values() for r in d]
-        return sum(values) / len(values) if values else None
+        return self.book.mean_recent_reward(agent)
