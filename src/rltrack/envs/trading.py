@@ -173,7 +173,7 @@ class TradingEnv(gym.Env[np.ndarray, int]):
         self.observation_space = spaces.Box(
             -FEATURE_CLIP, FEATURE_CLIP, shape=(self._obs_dim,), dtype=np.float32
         )
-        self.action_space = spaces.Discrete(len(ACTIONS))  # type: ignore[assignment]
+        self.action_space = spaces.Discrete(len(ACTIONS))  # type: ignore[assignment, unused-ignore]
         self._reward_code = REWARDS.index(reward)
         self._slip = self.slippage_bps / 10_000.0
         self._dsr = DifferentialSharpe(self.dsr_eta)
@@ -315,7 +315,7 @@ class TradingEnv(gym.Env[np.ndarray, int]):
         return obs
 
     # -- rendering ---------------------------------------------------------------------------
-    def render(self) -> np.ndarray | None:
+    def render(self) -> np.ndarray | None:  # type: ignore[override, unused-ignore]
         """The frame of the last bars, (height, width, 3) uint8, for ``render_mode="rgb_array"``."""
         renderer = self._renderer
         if renderer is None:

@@ -21,6 +21,7 @@ from rltrack.training.backends import registry
 from rltrack.training.backends.registry import Backend
 from rltrack.training.context import StopRequest, TrainContext
 from rltrack.training.events import (
+    EventSink,
     RecordKeeper,
     RecordRefused,
     RunEnded,
@@ -109,9 +110,7 @@ def run_training(
     config["policy"] = backend.policy
     config["backend"] = backend.name
     config["torch_threads"] = backend.torch_threads
-    keeper = ctx.sink if isinstance(ctx.sink, RecordKeeper) else None
-    ctx.sink.emit(
-        RunStarted(
+    started = RunStarted(
             run_id=ctx.run_id,
             name=name,
             algorithm=cfg.algo,
@@ -127,14 +126,12 @@ def run_training(
             git_commit=git_commit(),
             total_timesteps=cfg.total_timesteps,
             metadata={"run_dir": str(ctx.run_dir.resolve()), "start_timestep": ctx.resume_timestep},
-        )  # fmt: skip
-    )
-    if keeper is not None:
-        try:
-            keeper.confirm_run(ctx.run_id)
-        except RecordRefused as exc:
-            backend.close()
-            return RunOutcome(ctx.run_id, "failed", EXIT_FAILED, 0, 0, str(exc), recorded=False)
+    )  # fmt: skip
+    try:
+        announce(ctx.sink, started)
+    except RecordRefused as exc:
+        backend.close()
+        return RunOutcome(ctx.run_id, "failed", EXIT_FAILED, 0, 0, str(exc), recorded=False)
     if on_started is not None:
         on_started(ctx.run_id)
 
@@ -142,16 +139,7 @@ def run_training(
         status: RunStatus, code: int, timesteps: int, episodes: int, error: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> RunOutcome:  # fmt: skip
-        loss = keeper.records_lost(ctx.run_id) if keeper is not None else None
-        lost = loss.count if loss is not None else 0
-        meta = dict(metadata or {})
-        if loss is not None and loss.cause is not None:
-            meta["records_lost_cause"] = loss.cause
-        ctx.sink.emit(
-            RunEnded(
-                ctx.run_id, status, timesteps, episodes, error, records_lost=lost, metadata=meta
-            )
-        )
+        lost = record_end(ctx.sink, ctx.run_id, status, timesteps, episodes, error, metadata)
         if lost and code == EXIT_OK:
             code = EXIT_FAILED
         return RunOutcome(ctx.run_id, status, code, timesteps, episodes, error, records_lost=lost)
@@ -177,6 +165,37 @@ def run_training(
     if ctx.stop.requested:
         return end("stopped", ctx.stop.exit_code, result.timesteps, result.episodes)
     return end("completed", EXIT_OK, result.timesteps, result.episodes)
+
+
+def announce(sink: EventSink, started: RunStarted) -> None:
+    """Emit the run's own record. When the sink keeps records (a :class:`RecordKeeper`), wait
+    until it is kept (written, or spooled through an outage); :class:`RecordRefused` when the
+    store refused it: nothing of the run could be kept, so it must not go on."""
+    sink.emit(started)
+    if isinstance(sink, RecordKeeper):
+        sink.confirm_run(started.run_id)
+
+
+def record_end(
+    sink: EventSink,
+    run_id: str,
+    status: RunStatus,
+    timesteps: int,
+    episodes: int,
+    error: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> int:
+    """Emit the run's RunEnded with the records the store refused so far (and the first
+    refusal's cause in its metadata); returns how many were lost."""
+    loss = sink.records_lost(run_id) if isinstance(sink, RecordKeeper) else None
+    lost = loss.count if loss is not None else 0
+    meta = dict(metadata or {})
+    if loss is not None and loss.cause is not None:
+        meta["records_lost_cause"] = loss.cause
+    sink.emit(
+        RunEnded(run_id, status, timesteps, episodes, error, metadata=meta, records_lost=lost)
+    )
+    return lost
 
 
 def run_dir_for(home: Path, run_id: str) -> Path:
