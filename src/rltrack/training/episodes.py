@@ -163,10 +163,7 @@ class EpisodeBook:
         keeps its per-step trace."""
         if slot in self.live:
             raise RuntimeError(f"env slot {slot} began an episode while one was in flight there")
-        if self._next_index is not None:
-            index = self._next_index()
-        else:
-            index, self._counter = self._counter, self._counter + 1
+        index = self._take_index()
         now = time or utcnow()
         ep = LiveEpisode(
             index, slot, timestep, now, agent_id, group, owner, trace=[] if traced else None
@@ -175,9 +172,52 @@ class EpisodeBook:
         self.sink.emit(EpisodeStarted(self.run_id, index, slot, timestep, agent_id, time=now))
         return ep
 
+    def _take_index(self) -> int:
+        if self._next_index is not None:
+            return self._next_index()
+        index, self._counter = self._counter, self._counter + 1
+        return index
+
+    def record(
+        self,
+        slot: int,
+        status: EpisodeStatus,
+        start_timestep: int,
+        end_timestep: int,
+        *,
+        steps: int,
+        reward: float,
+        agent_id: str | None = None,
+        start_time: dt.datetime | None = None,
+        **end: Any,
+    ) -> EpisodeEnded:
+        """A whole episode at once, for a loop that counts its own: the next index, its start
+        and its end (``end``: what :meth:`end` takes). The slot's live episode, if any, is
+        not touched."""
+        index = self._take_index()
+        ep = LiveEpisode(
+            index, slot, start_timestep, start_time or utcnow(), agent_id, reward=reward,
+            steps=steps,
+        )  # fmt: skip
+        self.sink.emit(
+            EpisodeStarted(self.run_id, index, slot, start_timestep, agent_id, time=ep.start_time)
+        )
+        return self._ended(ep, status, end_timestep, **end)
+
     def end(
         self,
         slot: int,
+        status: EpisodeStatus,
+        timestep: int,
+        **end: Any,
+    ) -> EpisodeEnded:
+        """Close the episode in flight in ``slot`` (``end``: win, epsilon, metrics, trades,
+        trace, time)."""
+        return self._ended(self.live.pop(slot), status, timestep, **end)
+
+    def _ended(
+        self,
+        ep: LiveEpisode,
         status: EpisodeStatus,
         timestep: int,
         *,
@@ -188,7 +228,7 @@ class EpisodeBook:
         trace: Sequence[StepRecord] | None = None,
         time: dt.datetime | None = None,
     ) -> EpisodeEnded:
-        ep = self.live.pop(slot)
+        slot = ep.slot
         event = EpisodeEnded(
             run_id=self.run_id, index=ep.index, env_slot=slot, status=status,
             start_timestep=ep.start_timestep, end_timestep=timestep, steps=ep.steps,
