@@ -50,8 +50,8 @@ demo: install
 	RLTRACK_HOME=$${RLTRACK_HOME:-./rltrack-data} $(VENV)/bin/rltrack serve
 
 lint: install
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
 
 typecheck: install
 	$(VENV)/bin/mypy

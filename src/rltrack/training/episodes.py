@@ -263,9 +263,12 @@ class EpisodeBook:
 
 
 class EpisodeTracker:
-    """Adapts a vectorized step loop to the book: each env slot's episode gets every step's
-    reward (and, every ``trace_every``-th episode, its trace); an episode that ends is closed
-    with its final info's metrics, win and trades, and the next one in its slot begins."""
+    """Adapts a vectorized step loop to the book: each env's episode gets every step's reward
+    (and, every ``trace_every``-th episode, its trace); an episode that ends is closed with its
+    final info's metrics, win and trades, and the next one in its env begins.
+
+    Env ``i`` is the book's slot ``first_slot + i``. By default the tracker has a book of its
+    own; given the ``book`` of a run that other integrations share, it keeps to its slots."""
 
     def __init__(
         self,
@@ -277,17 +280,28 @@ class EpisodeTracker:
         epsilon: Callable[[], float | None] | None = None,
         trace_every: int = 0,
         next_index: Callable[[], int] | None = None,
+        book: EpisodeBook | None = None,
+        first_slot: int = 0,
     ) -> None:
-        self.book = EpisodeBook(sink, run_id, first_index=first_index, next_index=next_index)
+        self.shared = book is not None
+        self.book = book or EpisodeBook(
+            sink, run_id, first_index=first_index, next_index=next_index
+        )
         self.sink = sink
         self.run_id = run_id
         self.agent_id = agent_id
         self.epsilon = epsilon
         self.trace_every = trace_every
+        self.first_slot = first_slot
+        self.owner = first_slot if self.shared else None
 
     @property
     def live(self) -> dict[int, LiveEpisode]:
-        return self.book.live
+        """Env -> its episode in flight."""
+        if not self.shared:
+            return self.book.live
+        first = self.first_slot
+        return {s - first: ep for s, ep in self.book.live.items() if ep.owner == self.owner}
 
     @property
     def started(self) -> int:
@@ -305,8 +319,10 @@ class EpisodeTracker:
     def mean_recent_reward(self) -> float | None:
         return self.book.mean_recent_reward()
 
-    def start(self, slot: int, timestep: int) -> int:
-        ep = self.book.begin(slot, timestep, agent_id=self.agent_id)
+    def start(self, env: int, timestep: int) -> int:
+        ep = self.book.begin(
+            self.first_slot + env, timestep, agent_id=self.agent_id, owner=self.owner
+        )
         if self.trace_every > 0 and ep.index % self.trace_every == 0:
             ep.trace = []
         return ep.index
@@ -320,12 +336,12 @@ class EpisodeTracker:
         actions: Sequence[Any] | npt.NDArray[Any] | None = None,
     ) -> None:
         """One vectorized step: ``timestep`` is the global count after it. Ended episodes are
-        closed and the next episode in their slot started (vec envs reset automatically)."""
-        for slot, (reward, done, info) in enumerate(zip(rewards, dones, infos, strict=True)):
-            self._advance(slot, reward, info, actions)
+        closed and the next episode in their env started (vec envs reset automatically)."""
+        for env, (reward, done, info) in enumerate(zip(rewards, dones, infos, strict=True)):
+            self._advance(env, reward, info, actions)
             if done:
-                self.end(slot, final_status(info), timestep, info)
-                self.start(slot, timestep)
+                self.end(env, final_status(info), timestep, info)
+                self.start(env, timestep)
 
     def drain_step(
         self,
@@ -335,39 +351,42 @@ class EpisodeTracker:
         timestep: int,
         actions: Sequence[Any] | npt.NDArray[Any] | None = None,
     ) -> None:
-        """A step taken after training stopped: only the slots still in flight count, and an
+        """A step taken after training stopped: only the envs still in flight count, and an
         episode that ends is not followed by a new one. ``timestep`` stays the training count."""
-        for slot, (reward, done, info) in enumerate(zip(rewards, dones, infos, strict=True)):
-            if slot not in self.live:
+        live = self.book.live
+        for env, (reward, done, info) in enumerate(zip(rewards, dones, infos, strict=True)):
+            ep = live.get(self.first_slot + env)
+            if ep is None:
                 continue
-            self.live[slot].drain_steps += 1
-            self._advance(slot, reward, info, actions)
+            ep.drain_steps += 1
+            self._advance(env, reward, info, actions)
             if done:
-                self.end(slot, final_status(info), timestep, info)
+                self.end(env, final_status(info), timestep, info)
 
     def _advance(
         self,
-        slot: int,
+        env: int,
         reward: float,
         info: Mapping[str, Any],
         actions: Sequence[Any] | npt.NDArray[Any] | None,
     ) -> None:
-        ep = self.live[slot]
+        ep = self.book.live[self.first_slot + env]
         ep.reward += float(reward)
         ep.steps += 1
         ep.last_info = info
         if ep.trace is not None:
-            action = None if actions is None else _scalar(actions[slot])
+            action = None if actions is None else _scalar(actions[env])
             ep.trace.append(step_record(ep.steps - 1, float(reward), info, action))
 
     def end(
         self,
-        slot: int,
+        env: int,
         status: EpisodeStatus,
         timestep: int,
         info: Mapping[str, Any] | None = None,
     ) -> EpisodeEnded:
-        info = self.live[slot].last_info if info is None else info
+        slot = self.first_slot + env
+        info = self.book.live[slot].last_info if info is None else info
         return self.book.end(
             slot, status, timestep, win=win_of(info),
             epsilon=self.epsilon() if self.epsilon is not None else None,
@@ -376,7 +395,7 @@ class EpisodeTracker:
 
     def finalize_all(self, status: EpisodeStatus, timestep: int) -> list[EpisodeEnded]:
         """Close every episode still in flight with what it has so far (its last info)."""
-        return [self.end(slot, status, timestep) for slot in sorted(self.live)]
+        return [self.end(env, status, timestep) for env in sorted(self.live)]
 
 
 def final_status(info: Mapping[str, Any]) -> EpisodeStatus:

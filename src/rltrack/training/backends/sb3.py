@@ -22,7 +22,7 @@ import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.logger import KVWriter, Logger
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
@@ -42,7 +42,7 @@ from rltrack.training.evaluate import (
     sb3_loader,
     train_env_kwargs,
 )
-from rltrack.training.events import EventSink, MetricsLogged
+from rltrack.training.sb3_recording import MetricsWriter, drain
 
 # Hyperparameters worth showing next to a run, read back from the built model.
 RESOLVED_HYPERPARAMS = (
@@ -130,27 +130,6 @@ def _build_checked(cfg: TrainConfig) -> VecEnv:
             env.close()
             raise
     return env
-
-
-class _MetricsWriter(KVWriter):
-    """SB3 logger output that turns each `dump(step)` into one MetricsLogged event."""
-
-    def __init__(self, sink: EventSink, run_id: str, tracker: EpisodeTracker) -> None:
-        self.sink, self.run_id, self.tracker = sink, run_id, tracker
-
-    def write(self, key_values: dict[str, Any], key_excluded: Any, step: int = 0) -> None:
-        values = {
-            k: float(v)
-            for k, v in key_values.items()
-            if isinstance(v, int | float | np.number) and not isinstance(v, bool)
-        }
-        if values:
-            self.sink.emit(
-                MetricsLogged(self.run_id, int(step), values, episodes=self.tracker.finished)
-            )
-
-    def close(self) -> None:
-        pass
 
 
 class _TrackingCallback(BaseCallback):
@@ -246,7 +225,7 @@ class Sb3Backend:
             every_steps=cfg.checkpoint_every_steps, every_episodes=cfg.checkpoint_every_episodes,
         )  # fmt: skip
         self.current_obs: Any = None
-        self.model.set_logger(Logger(None, [_MetricsWriter(ctx.sink, ctx.run_id, self.tracker)]))
+        self.model.set_logger(Logger(None, [MetricsWriter(ctx.sink, ctx.run_id, self.tracker)]))
 
     @property
     def timesteps(self) -> int:
@@ -322,27 +301,11 @@ class Sb3Backend:
         """Step the episodes in flight to their end with the current policy, without learning,
         within ``drain_max_steps`` per env and ``drain_timeout`` seconds. Returns steps taken."""
         cfg = self.ctx.config
-        obs = self.current_obs
-        if obs is None or not self.tracker.live or cfg.drain_max_steps == 0:
-            return 0
-        if self.env.has_attr("signal_graceful_shutdown"):
-            self.env.env_method("signal_graceful_shutdown", indices=sorted(self.tracker.live))
-        deadline = time.monotonic() + cfg.drain_timeout
-        masked = cfg.algo == "maskable_ppo"
-        taken = 0
-        while self.tracker.live and taken < cfg.drain_max_steps:
-            if time.monotonic() > deadline or self.ctx.stop.hard:
-                break
-            if masked:
-                from sb3_contrib.common.maskable.utils import get_action_masks
-
-                actions, _ = self.model.predict(obs, action_masks=get_action_masks(self.env))  # type: ignore[call-arg]
-            else:
-                actions, _ = self.model.predict(obs, deterministic=False)
-            obs, rewards, dones, infos = self.env.step(actions)
-            self.tracker.drain_step(rewards, dones, infos, timesteps, actions)
-            taken += 1
-        return taken
+        return drain(
+            self.model, self.env, self.tracker, self.current_obs, timesteps,
+            max_steps=cfg.drain_max_steps, timeout_s=cfg.drain_timeout,
+            masked=cfg.algo == "maskable_ppo", give_up=lambda: self.ctx.stop.hard,
+        )  # fmt: skip
 
 
 def _numbers_checked(cls: type, hyperparams: dict[str, Any]) -> dict[str, Any]:
