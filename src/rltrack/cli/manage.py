@@ -17,6 +17,7 @@ from rltrack.cli.common import (
     err,
     fail,
     find_run,
+    import_app,
     open_run,
     open_store,
     out,
@@ -154,21 +155,31 @@ def export(
     table: Annotated[
         str, typer.Option(help="episodes (one row each, metrics as columns) or trades.")
     ] = "episodes",
-    format_: Annotated[str, typer.Option("--format", help="csv, json or parquet.")] = "csv",
+    format_: Annotated[
+        str, typer.Option("--format", help="csv, json, parquet or tensorboard.")
+    ] = "csv",
     out_path: Annotated[
         Path | None,
-        typer.Option("--out", help="File to write (default: standard output; - also means it)."),
+        typer.Option(
+            "--out",
+            help="File to write (default: standard output; - also means it); for tensorboard, "
+            "the folder of event files.",
+        ),
     ] = None,
     db: DbOpt = None,
 ) -> None:
-    """Write a run's episodes or trades as CSV, JSON or Parquet (the dashboard's export)."""
+    """Write a run's episodes or trades as CSV, JSON or Parquet (the dashboard's export), or
+    its metrics and each episode's reward and length as TensorBoard event files."""
     from rltrack.exporters import FORMATS, TABLES, export
     from rltrack.tracking.store import StoreError
 
+    if format_ == "tensorboard":
+        _export_tensorboard(db, run, out_path)
+        return
     if table not in TABLES:
         fail(f"--table {table!r}: choose one of {', '.join(TABLES)}")
     if format_ not in FORMATS:
-        fail(f"--format {format_!r}: choose one of {', '.join(FORMATS)}")
+        fail(f"--format {format_!r}: choose one of {', '.join((*FORMATS, 'tensorboard'))}")
     to_stdout = out_path is None or str(out_path) == "-"
     if to_stdout and format_ == "parquet" and sys.stdout.isatty():
         fail("--format parquet is binary: pass --out FILE, or redirect standard output")
@@ -205,6 +216,50 @@ def export(
     err.print(
         f"{table} of {r.name} ({r.id[:8]}) written to {out_path} as {format_}", highlight=False
     )
+
+
+def _export_tensorboard(db: str | None, run: str, out_path: Path | None) -> None:
+    from rltrack.tracking.tensorboard import export_run
+
+    if out_path is None or str(out_path) == "-":
+        fail("--format tensorboard writes event files: pass --out FOLDER")
+    if out_path.exists() and not out_path.is_dir():
+        fail(f"--out {out_path} is a file; TensorBoard's event files go in a folder")
+    store, r = open_run(db, run)
+    try:
+        out_path.mkdir(parents=True, exist_ok=True)
+        points = export_run(store, r.id, out_path)
+    except OSError as exc:
+        fail(f"could not write {out_path}: {exc.strerror or exc}", 1)
+    out.print(
+        f"{points} points of {r.name} ({r.id[:8]}) written to {out_path}; look at them with: "
+        f"tensorboard --logdir {out_path}",
+        highlight=False,
+    )
+
+
+@import_app.command("tensorboard")
+def import_tensorboard(
+    folder: Annotated[Path, typer.Argument(help="Folder of TensorBoard event files.")],
+    name: Annotated[
+        str | None, typer.Option(help="Name of the run (several: NAME/<subfolder>).")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Import TensorBoard event files as runs of metrics: each folder that holds event files
+    (SB3's tensorboard_log writes PPO_1/, PPO_2/, ...) becomes one run. Importing the same
+    folder again adds nothing."""
+    from rltrack.tracking.store import StoreError
+    from rltrack.tracking.store import open_store as open_url
+    from rltrack.tracking.tensorboard import TensorBoardError, import_runs
+
+    try:
+        store = open_url(settings.database_url(db))
+        imported = import_runs(store, folder, name)
+    except (TensorBoardError, StoreError) as exc:
+        fail(str(exc))
+    for run_id, run_name, points in imported:
+        out.print(f"imported {run_name} ({run_id[:8]}): {points} points", highlight=False)
 
 
 # -- database -------------------------------------------------------------------------------
