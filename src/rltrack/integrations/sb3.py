@@ -18,11 +18,10 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 import rltrack
 from rltrack.run import Run
-from rltrack.training.backends.sb3 import resolved_hyperparams
 from rltrack.training.checkpoints import CheckpointManager
 from rltrack.training.episodes import EpisodeTracker
 from rltrack.training.events import EpisodeStatus
-from rltrack.training.sb3_recording import MetricsWriter, drain
+from rltrack.training.sb3_recording import MetricsWriter, drain, resolved_hyperparams
 
 __all__ = ["TrackingCallback"]
 

@@ -1,6 +1,7 @@
 """What recording an SB3 model takes, for the sb3 backend and for a user's own
-``model.learn(callback=rltrack.integrations.sb3.TrackingCallback())`` alike: SB3's logger
-output as metrics events, and the drain of the episodes in flight once ``learn`` returns."""
+``model.learn(callback=rltrack.integrations.sb3.TrackingCallback())`` alike: its resolved
+hyperparameters, SB3's logger output as metrics events, and the drain of the episodes in
+flight once ``learn`` returns."""
 
 from __future__ import annotations
 
@@ -15,6 +16,31 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rltrack.training.episodes import EpisodeTracker
 from rltrack.training.events import EventSink, MetricsLogged
+
+# Hyperparameters worth showing next to a run, read back from the built model.
+RESOLVED_HYPERPARAMS = (
+    "learning_rate", "gamma", "n_steps", "batch_size", "n_epochs", "gae_lambda", "clip_range",
+    "ent_coef", "vf_coef", "max_grad_norm", "buffer_size", "learning_starts", "tau",
+    "train_freq", "gradient_steps", "target_update_interval", "exploration_fraction",
+    "exploration_initial_eps", "exploration_final_eps", "policy_kwargs",
+)  # fmt: skip
+
+
+def resolved_hyperparams(model: BaseAlgorithm, given: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in RESOLVED_HYPERPARAMS:
+        value = getattr(model, name, None)
+        if name == "train_freq" and value is not None:
+            value = int(value.frequency)
+        if name == "clip_range" and callable(value):
+            value = float(value(1.0))
+        if value is None or callable(value):
+            continue
+        if isinstance(value, np.generic):
+            value = value.item()
+        out[name] = value
+    out.update(given)
+    return out
 
 
 class MetricsWriter(KVWriter):

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
@@ -42,15 +41,7 @@ from rltrack.training.evaluate import (
     sb3_loader,
     train_env_kwargs,
 )
-from rltrack.training.sb3_recording import MetricsWriter, drain
-
-# Hyperparameters worth showing next to a run, read back from the built model.
-RESOLVED_HYPERPARAMS = (
-    "learning_rate", "gamma", "n_steps", "batch_size", "n_epochs", "gae_lambda", "clip_range",
-    "ent_coef", "vf_coef", "max_grad_norm", "buffer_size", "learning_starts", "tau",
-    "train_freq", "gradient_steps", "target_update_interval", "exploration_fraction",
-    "exploration_initial_eps", "exploration_final_eps", "policy_kwargs",
-)  # fmt: skip
+from rltrack.training.sb3_recording import MetricsWriter, drain, resolved_hyperparams
 
 
 def algorithm_class(algo: str) -> type[BaseAlgorithm]:
@@ -93,23 +84,6 @@ def build_vec_env(cfg: TrainConfig) -> VecEnv:
         seed=cfg.seed,
         vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv,
     )
-
-
-def resolved_hyperparams(model: BaseAlgorithm, given: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in RESOLVED_HYPERPARAMS:
-        value = getattr(model, name, None)
-        if name == "train_freq" and value is not None:
-            value = int(value.frequency)
-        if name == "clip_range" and callable(value):
-            value = float(value(1.0))
-        if value is None or callable(value):
-            continue
-        if isinstance(value, np.generic):
-            value = value.item()
-        out[name] = value
-    out.update(given)
-    return out
 
 
 def _build_checked(cfg: TrainConfig) -> VecEnv:
