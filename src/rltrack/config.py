@@ -73,6 +73,22 @@ class TrainConfig(BaseModel):
         description="actor-learner: independent agents trained side by side, each with its own "
         "actors, learner and shared model; total_timesteps is split evenly between them.",
     )
+    num_env_runners: int = Field(
+        2,
+        ge=0,
+        le=256,
+        description="rllib: Ray actors that step the envs (RLlib's EnvRunners); 0 steps them in "
+        "the driver process.",
+    )
+    num_envs_per_env_runner: int = Field(
+        1, ge=1, le=256, description="rllib: envs each env runner steps side by side."
+    )
+    ray_address: str | None = Field(
+        None,
+        min_length=1,
+        description="rllib: the Ray cluster to join (auto, or HOST:PORT of a head node); "
+        "default: a local Ray started for the run and stopped after it.",
+    )
     total_timesteps: int = Field(100_000, gt=0, description="Environment steps to train for.")
     seed: int | None = Field(0, ge=0, description="Random seed (None: not seeded).")
     run_name: str | None = Field(
@@ -212,6 +228,22 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                 "epsilon_decay_steps": 300, "epsilon_decay_freq": 10,
             }
         },
+        # RLlib (the rllib backend): a tiny train batch, so that a smoke run takes ~16 quick
+        # iterations. A "<backend>:<algo>" entry replaces the algorithm's own for that backend.
+        "rllib:ppo": {
+            "hyperparams": {
+                "train_batch_size_per_learner": 256, "minibatch_size": 64, "num_epochs": 4,
+            }
+        },
+        "rllib:appo": {"hyperparams": {"train_batch_size_per_learner": 256}},
+        "rllib:impala": {"hyperparams": {"train_batch_size_per_learner": 256}},
+        "rllib:dqn": {
+            "hyperparams": {
+                "num_steps_sampled_before_learning_starts": 500, "train_batch_size_per_learner": 32,
+                "replay_buffer_config": {"capacity": 10_000},
+                "epsilon": [[0, 1.0], [2000, 0.05]], "target_network_update_freq": 500,
+            }
+        },
     },
     "full": {
         "common": {"total_timesteps": 200_000, "checkpoint_every_steps": 20_000},
@@ -238,13 +270,19 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def preset(mode: str | None, algo: str) -> dict[str, Any]:
+def preset(mode: str | None, algo: str, backend: str | None = None) -> dict[str, Any]:
+    """The preset's common overrides, then the algorithm's: the ``"<backend>:<algo>"`` entry of
+    the backend that trains it (``backend``, else the algorithm's default) when there is one,
+    else the plain ``algo`` entry (SB3's ``n_steps`` means nothing to RLlib's PPO)."""
     if mode is None:
         return {}
     if mode not in PRESETS:
         raise ConfigError(f"mode: unknown preset {mode!r}; choose one of {', '.join(PRESETS)}")
     p = PRESETS[mode]
-    return deep_merge(p.get("common", {}), p.get(algo, {}))
+    if backend is None and algo in registry.algorithms():
+        backend = registry.default_backend(algo)
+    own = p.get(f"{backend}:{algo}")
+    return deep_merge(p.get("common", {}), own if own is not None else p.get(algo, {}))
 
 
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -312,7 +350,10 @@ def build_config(
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     mode = overrides.get("mode", from_file.get("mode"))
     algo = overrides.get("algo", from_file.get("algo", "ppo"))
-    merged = deep_merge(preset(mode, str(algo)), from_file)
+    backend = overrides.get("backend", from_file.get("backend"))
+    merged = deep_merge(
+        preset(mode, str(algo), backend if isinstance(backend, str) else None), from_file
+    )
     merged = deep_merge(merged, overrides)
     for section in ("hyperparams", "env_kwargs"):
         if isinstance(merged.get(section), dict):

@@ -43,6 +43,17 @@ def train(
     agents: Annotated[
         int | None, typer.Option(help="actor-learner: independent agents trained side by side.")
     ] = None,
+    num_env_runners: Annotated[
+        int | None,
+        typer.Option(help="rllib: Ray env runners stepping envs (0: in the driver process)."),
+    ] = None,
+    num_envs_per_env_runner: Annotated[
+        int | None, typer.Option(help="rllib: envs each env runner steps side by side.")
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="rllib: Ray cluster to join (auto or HOST:PORT; default: a local Ray)."),
+    ] = None,
     total_timesteps: Annotated[int | None, typer.Option(help="Environment steps.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     run_name: Annotated[str | None, typer.Option(help="Name of the run.")] = None,
@@ -100,6 +111,8 @@ def train(
     overrides: dict[str, Any] = {
         "algo": algo, "env": env, "mode": mode, "backend": backend, "num_envs": num_envs,
         "vec_env": vec_env, "num_actors": num_actors, "agents": agents,
+        "num_env_runners": num_env_runners, "num_envs_per_env_runner": num_envs_per_env_runner,
+        "ray_address": ray_address,
         "total_timesteps": total_timesteps, "seed": seed,
         "run_name": run_name, "agent_id": agent_id, "tags": tuple(tag) if tag else None,
         "device": device, "torch_threads": torch_threads,
@@ -142,7 +155,10 @@ def train(
                     f"leave {flag} out, or start a new run without --resume"
                 )
     spec = registry.get(cfg.resolved_backend)
-    for option, given in (("num_actors", num_actors), ("agents", agents)):
+    for option, given in (
+        ("num_actors", num_actors), ("agents", agents), ("num_env_runners", num_env_runners),
+        ("num_envs_per_env_runner", num_envs_per_env_runner), ("ray_address", ray_address),
+    ):  # fmt: skip
         owner = registry.owner_of(option)
         if given is not None and owner is not None and owner is not spec:
             fail(

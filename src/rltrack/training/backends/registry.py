@@ -146,3 +146,14 @@ register(
         describe="rltrack's actor-learner: --num-actors processes per agent, --agents agents",
     )
 )
+register(
+    BackendSpec(
+        name="rllib",
+        module="rltrack.training.backends.rllib.backend",
+        algorithms=("ppo", "appo", "impala", "dqn"),
+        default_for=("appo", "impala"),
+        options=("num_env_runners", "num_envs_per_env_runner", "ray_address"),
+        describe="Ray RLlib: --num-env-runners N Ray actors, each stepping "
+        "--num-envs-per-env-runner M envs",
+    )
+)
