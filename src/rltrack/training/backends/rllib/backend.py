@@ -299,6 +299,7 @@ class RLlibBackend:
             str(w): {"pid": pid, "node": self.ledger.nodes.get(w)}
             for w, pid in sorted(self.ledger.pids.items())
         }
+        self.ctx.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.ctx.run_dir / PIDS_FILE
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps({"driver": os.getpid(), "env_runners": runners}))

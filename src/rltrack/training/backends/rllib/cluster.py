@@ -53,11 +53,12 @@ def connect(cfg: TrainConfig) -> RayConnection:
     import ray
 
     quiet_ray()
+    if cfg.ray_address is not None:
+        _check_reachable(cfg.ray_address)
     if ray.is_initialized():
         return RayConnection(False, _address(), _cpus())
     kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": QUIET}
     if cfg.ray_address is not None:
-        _check_reachable(cfg.ray_address)
         try:
             ray.init(address=cfg.ray_address, **kwargs)
         except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
