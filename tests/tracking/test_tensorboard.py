@@ -77,3 +77,18 @@ def test_export_reads_back_in_tensorboard_with_the_same_points(cli: Cli, tmp_pat
     assert scalars[EPISODE_LENGTH] == [(e.index, e.steps) for e in episodes]
     refused = cli("export", run.id, "--format", "tensorboard", "--db", db)
     assert refused.code == 2 and "--out FOLDER" in refused.stderr
+
+
+def test_train_writes_tensorboard_beside_the_database(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "tb-train"
+    result = cli("train", "--mode", "smoke", "--no-progress", "--tensorboard", str(out))
+    assert result.code == 0, result.stderr
+    scalars = read_scalars(out)
+    episodes = cli("episodes", result.run_id, "--json").json()
+    assert scalars[EPISODE_REWARD] == [
+        (e["index"], pytest.approx(e["total_reward"])) for e in episodes
+    ]
+    points = cli("metrics", result.run_id, "--key", "rollout/ep_rew_mean", "--json").json()
+    assert scalars["rollout/ep_rew_mean"] == [
+        (p["timestep"], pytest.approx(p["value"])) for p in points
+    ]

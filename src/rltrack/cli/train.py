@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -103,6 +102,12 @@ def train(
         typer.Option("--set", help="Override any setting: key=value, e.g. hyperparams.gamma=0.98."),
     ] = None,
     progress: Annotated[bool | None, typer.Option(help="Show a progress bar.")] = None,
+    tensorboard: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the run's metrics and episodes as TensorBoard event files here."
+        ),
+    ] = None,
     db: DbOpt = None,
 ) -> None:
     """Train an agent and record the whole run."""
@@ -172,36 +177,32 @@ def train(
             fail("--device cuda: no CUDA device is available here; use --device cpu or auto")
     if store is None:
         store = _store_for_training(db)
-    _train(cfg, store, parent)
+    _train(cfg, store, parent, tensorboard)
 
 
 def _store_for_training(db: str | None) -> Any:
     """A server that is away at start does not stop training: records go to the spool until it
     answers. A SQLite location that cannot hold a database is a usage error."""
-    from rltrack.tracking.deferred import DeferredStore
-    from rltrack.tracking.sql.engine import is_sqlite, normalize_url, safe_url
-    from rltrack.tracking.store import DatabaseURLError, StoreError, UnavailableError
-    from rltrack.tracking.store import open_store as open_url
+    from rltrack.tracking.session import RecordingError, open_store_for_writing
+    from rltrack.tracking.sql.engine import safe_url
 
-    url = normalize_url(settings.database_url(db))
     try:
-        return open_url(url)
-    except UnavailableError as exc:
-        if is_sqlite(url) or isinstance(exc, DatabaseURLError):
-            fail(str(exc))
+        store, url, deferred = open_store_for_writing(db)
+    except RecordingError as exc:
+        fail(str(exc))
+    if deferred:
         err.print(
-            f"[yellow]database {safe_url(url)} unreachable at start[/] ({exc}); training "
-            "goes on and records are spooled until it answers",
+            f"[yellow]database {safe_url(url)} unreachable at start[/]; training goes on and "
+            "records are spooled until it answers",
             highlight=False,
         )
-        return DeferredStore(url)
-    except StoreError as exc:
-        fail(str(exc))
+    return store
 
 
-def _train(cfg: Any, store: Any, parent: Run | None) -> NoReturn:
-    from rltrack.tracking.logger import RunLogger
-    from rltrack.tracking.spool import Spool, SpoolError
+def _train(cfg: Any, store: Any, parent: Run | None, tensorboard: Path | None) -> NoReturn:
+    from rltrack.tracking.session import RecordingError, open_recorder
+    from rltrack.tracking.sinks import Sinks, make_sink
+    from rltrack.tracking.spool import SPOOL_NAME
     from rltrack.training.context import TrainContext
     from rltrack.training.runner import (
         default_run_name,
@@ -220,31 +221,28 @@ def _train(cfg: Any, store: Any, parent: Run | None) -> NoReturn:
         resume_path, resume_step = Path(last.path), last.timestep
 
     run_id = new_run_id()
-    run_dir = run_dir_for(settings.home(), run_id)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        fail(f"cannot create the run folder {run_dir}: {exc.strerror}; set RLTRACK_HOME")
-    spool = Spool(run_dir, db_url=store.url)
-    try:
-        spool.check_writable()
-    except SpoolError as exc:
-        fail(str(exc))
+    spool_path = run_dir_for(settings.home(), run_id) / SPOOL_NAME
 
     def outage(exc: Exception) -> None:
         err.print(
             f"[yellow]database unreachable[/] ({exc}); training goes on, records are spooled "
-            f"to {spool.path} and replayed when it answers",
+            f"to {spool_path} and replayed when it answers",
             highlight=False,
         )
 
     def recovered(n: int) -> None:
         err.print(f"[green]database back[/]: {n} spooled records replayed", highlight=False)
 
-    logger = RunLogger(store, spool=spool, on_outage=outage, on_recovered=recovered)
+    try:
+        recorder = open_recorder(store, store.url, run_id, on_outage=outage, on_recovered=recovered)
+        extras = [make_sink("tensorboard", str(tensorboard))] if tensorboard else []
+    except (RecordingError, OSError) as exc:
+        fail(str(exc))
+    logger, spool, run_dir = recorder.logger, recorder.spool, recorder.run_dir
+    sink = Sinks(logger, extras) if extras else logger
     progress = _Progress(cfg, resume_step) if cfg.progress else None
     ctx = TrainContext(
-        config=cfg, run_id=run_id, run_dir=run_dir, sink=logger,
+        config=cfg, run_id=run_id, run_dir=run_dir, sink=sink,
         progress=progress.update if progress else None,
         resume_checkpoint=resume_path, resume_timestep=resume_step,
     )  # fmt: skip
@@ -261,17 +259,16 @@ def _train(cfg: Any, store: Any, parent: Run | None) -> NoReturn:
         )
     except ConfigError as exc:
         logger.close(timeout=5)
-        with contextlib.suppress(OSError):
-            run_dir.rmdir()  # nothing was recorded for a refused run
+        recorder.discard_run_dir()  # nothing was recorded for a refused run
         fail(str(exc))
     finally:
         if progress:
             progress.stop()
     state = logger.close()
+    if isinstance(sink, Sinks):
+        sink.close()
     if not outcome.recorded:
-        with contextlib.suppress(OSError):
-            spool.path.unlink(missing_ok=True)
-            run_dir.rmdir()  # nothing was trained or recorded
+        recorder.discard_run_dir()  # nothing was trained or recorded
         err.print(
             f"[red]error:[/] {escape(str(outcome.error))}; nothing was trained", highlight=False
         )
