@@ -27,8 +27,11 @@ $(WEB_DEPS): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	@touch $(WEB_DEPS)
 
-$(WEB_BUILT): $(WEB_DEPS) $(WEB_SOURCES)
-	cd web && npm run build
+# The dashboard's API types are generated from the API's OpenAPI document (needs the venv).
+API_SOURCES := $(wildcard src/rltrack/api/*.py src/rltrack/api/routes/*.py)
+
+$(WEB_BUILT): $(STAMP) $(WEB_DEPS) $(WEB_SOURCES) $(API_SOURCES)
+	cd web && PYTHON=$(CURDIR)/$(PY) npm run gen:api && npm run build
 	@touch $(WEB_BUILT)
 
 web: $(WEB_BUILT)

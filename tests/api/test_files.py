@@ -143,3 +143,37 @@ def test_relative_data_root(
     (artifact_id,) = _artifacts(api, store, ["v.mp4"])
     assert api.get(f"/api/artifacts/{artifact_id}/download").content == b"video"
     assert os.getcwd() == str(tmp_path)
+
+
+def test_media_types_are_the_documented_ones(api: httpx.Client, store: Store, home: Path) -> None:
+    """Checkpoints are zip archives or bytes; an artifact has its record's media type when that
+    is one, else the one its name suggests, else bytes."""
+    for name in ("model.pt", "report.json", "a.csv", "blob.weird", "v.mp4"):
+        (home / name).write_bytes(b"x")
+    store.write(run_events("media", episodes=1))
+    store.write(
+        [
+            CheckpointSaved("media", str(home / "model.pt"), timestep=10, episode_index=0,
+                            sha256="1" * 64, size=1, kind="final", time=T0),
+            ArtifactSaved("media", "report", "report.json", size=1, media_type="not a type",
+                          created_at=T0),
+            ArtifactSaved("media", "export", "a.csv", size=1,
+                          media_type='text/csv; charset="utf-8"', created_at=T0),
+            ArtifactSaved("media", "blob", "blob.weird", size=1, created_at=T0),
+            ArtifactSaved("media", "video", "v.mp4", size=1, media_type="video/mp4/x",
+                          created_at=T0),
+        ]
+    )  # fmt: skip
+    (checkpoint,) = api.get("/api/training-runs/media/checkpoints").json()
+    r = api.get(f"/api/checkpoints/{checkpoint['id']}/download")
+    assert r.headers["content-type"] == "application/octet-stream"
+    types = {
+        a["name"]: api.get(a["url"]).headers["content-type"]
+        for a in api.get("/api/training-runs/media/artifacts").json()
+    }
+    assert types == {
+        "report.json": "application/json",
+        "a.csv": 'text/csv; charset="utf-8"',
+        "blob.weird": "application/octet-stream",
+        "v.mp4": "video/mp4",
+    }

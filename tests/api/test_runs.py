@@ -211,15 +211,24 @@ def test_list_filters(api: httpx.Client, store: Store) -> None:
     assert _ids(api, **{"param.gamma": "0.99", "param.policy": "Cnn"}) == []
     assert _ids(api, **{"param.missing": "x"}) == []
 
+    # Times UTC cannot hold bound as the earliest or the latest time; a leap second is the
+    # second before it.
+    assert _ids(api, started_after="9999-12-31T23:59:59-23:00") == []
+    assert _ids(api, started_before="0001-01-01T00:00:00+05:00") == []
+    assert _ids(api, started_after="0000-01-01T00:00:00Z") == ["ppo-trade", "dqn-lunar", "ppo-cart"]
+    assert _ids(api, started_before="2026-01-01T00:59:60Z") == ["ppo-cart"]  # 00:59:59
+
     for params in (
         {"status": "bogus"}, {"status": "completed,nope"}, {"status": ","},
-        {"sort": "reward"}, {"offset": -1}, {"started_after": "yesterday"},
+        {"status": "completed, failed"}, {"sort": "reward"}, {"offset": -1},
+        {"started_after": "yesterday"}, {"started_after": "1767225600"},
+        {"started_after": "2026-02-30T00:00:00Z"}, {"started_after": "2026-01-01T00:00:00+24:00"},
         {"param.": "1"}, {"param.a..b": "1"}, {"param.a b": "1"}, {'param.a"b': "1"},
-        {"started_after": "9999-12-31T23:59:59-23:00"},
+        {"param.a": "x" * 1001}, {"stauts": "failed"}, {"param": "x"},
     ):  # fmt: skip
         r = api.get("/api/training-runs", params=params)
         assert r.status_code == 422, params
-        assert r.json()["detail"]
+        assert isinstance(r.json()["detail"], str), params
 
 
 def test_sort_pages_and_total_count(api: httpx.Client, store: Store) -> None:

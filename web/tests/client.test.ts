@@ -107,9 +107,10 @@ describe('Retry-After', () => {
 });
 
 describe('errorDetail', () => {
-  it('reads FastAPI string and validation details', () => {
+  it('reads the API error body, and falls back on anything else', () => {
     expect(errorDetail({ detail: 'bad' }, 'f')).toBe('bad');
-    expect(errorDetail({ detail: [{ msg: 'too long' }, { msg: 'not a number' }] }, 'f')).toBe('too long; not a number');
+    expect(errorDetail({ detail: [{ msg: 'too long' }] }, 'f')).toBe('f');
+    expect(errorDetail({ detail: '' }, 'f')).toBe('f');
     expect(errorDetail(null, 'fallback')).toBe('fallback');
     expect(errorDetail({ other: 1 }, 'fallback')).toBe('fallback');
   });

@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from rltrack.api import errors, web
+from rltrack.api import document, errors, web
+from rltrack.api.contract import DocumentContract
 from rltrack.api.routes import compare, episodes, events, export, files, health, records, runs
 from rltrack.tracking.store import Store
 
@@ -59,8 +60,10 @@ def create_app(store_factory_or_url: StoreSource, *, freeze_gc: bool = False) ->
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.add_middleware(DocumentContract, document=lambda: app.openapi())
     errors.install(app)
     for module in (health, runs, episodes, records, export, compare, files, events):
         app.include_router(module.router)
     web.install(app)  # last: its catch-all path must not shadow an API route
+    document.install(app)
     return app

@@ -7,7 +7,7 @@ import hmac
 import os
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, HTTPException, Path, Request, Security
 from fastapi.security import APIKeyHeader
 
 from rltrack.tracking.store import Store
@@ -41,3 +41,13 @@ def require_api_key(key: Annotated[str | None, Security(_api_key_header)]) -> No
 
 StoreDep = Annotated[Store, Depends(get_store)]
 ApiKeyDep = Depends(require_api_key)
+# A run in a path: its id, an unambiguous prefix of it (4 characters at least) or its name.
+RunId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=255,
+        description="The run's id, a prefix of it (at least 4 characters), or its name.",
+        examples=["9f1c2d3e4b5a46789abcdef012345678"],
+    ),
+]

@@ -1,8 +1,13 @@
-"""One exception handler that maps the store's errors to HTTP answers, all as ``{"detail"}``."""
+"""The error answers, all ``{"detail": "<text>"}``: the store's errors mapped to HTTP answers,
+refused input (FastAPI's validation errors as one sentence) and NUL characters in URLs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -41,6 +46,29 @@ async def _handle_store_error(request: Request, exc: Exception) -> JSONResponse:
     return store_error_response(exc)
 
 
+def _location(loc: Sequence[Any]) -> str:
+    """``("query", "limit")`` → ``limit``; ``("body", "tags", 0)`` → ``body.tags.0``."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("query", "path", "header") and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """The refused input as one sentence: ``<where>: <what>`` for each error."""
+    messages = []
+    for err in exc.errors():
+        where = _location(err.get("loc", ()))
+        msg = str(err.get("msg", "invalid"))
+        messages.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(dict.fromkeys(messages)) or "invalid request"
+
+
+async def _handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": validation_message(exc)}, status_code=422)
+
+
 class RefuseNul:
     """422 for a NUL character anywhere in the path or the query: no route can use one, and
     PostgreSQL refuses it in text, which would otherwise surface as a database error."""
@@ -63,4 +91,5 @@ class RefuseNul:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StoreError, _handle_store_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_middleware(RefuseNul)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import PurePath
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from rltrack.tracking.entities import (
     Artifact,
@@ -32,9 +33,20 @@ def finite(value: float | None) -> float | None:
     return value if value is None or math.isfinite(value) else None
 
 
+class ErrorPublic(BaseModel):
+    """Every error the API answers (4xx, 503): one sentence that says what is wrong."""
+
+    detail: str
+
+
 class HealthPublic(BaseModel):
     status: str
     database: str
+
+
+class HealthErrorPublic(ErrorPublic):
+    status: str = Field(description="`error`.")
+    database: str = Field(description="`unavailable`.")
 
 
 class EpisodePointPublic(BaseModel):
@@ -203,6 +215,13 @@ class TradePublic(BaseModel):
         )  # fmt: skip
 
 
+class ExportTradePublic(TradePublic):
+    """A trade in the JSON export of a run's trades."""
+
+    episode_index: int
+    episode_id: int
+
+
 class StepPublic(BaseModel):
     step: int
     action: float | None
@@ -329,6 +348,15 @@ class ArtifactPublic(BaseModel):
         )  # fmt: skip
 
 
+class RunEventPublic(BaseModel):
+    """The data of an `event: run` of the live updates (/api/events)."""
+
+    run_id: str
+    status: str
+    episodes: int = Field(description="The run's progress counter of episodes.")
+    timesteps: int
+
+
 class ParamDiffPublic(BaseModel):
     key: str = Field(description="A dotted path into the runs' config.")
     values: dict[str, Any] = Field(description="The value per run id (null where missing).")
@@ -339,46 +367,57 @@ class ComparePublic(BaseModel):
     differing_params: list[ParamDiffPublic]
 
 
-def _clean_text(value: str | None) -> str | None:
-    """Text the database can store: no NUL (PostgreSQL refuses it), valid UTF-8."""
-    if value is None:
-        return None
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
+# Text the database can store: no NUL (PostgreSQL refuses it in text). A tag also has a
+# character other than ASCII white space (which is stripped from its ends).
+NO_NUL = r"^[^\x00]*$"
+TAG_PATTERN = r"^[^\x00]*[^\x00\t\n\v\f\r ][^\x00]*$"
+TAG_SPACE = "\t\n\v\f\r "
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=TAG_PATTERN)]
 
 
 class RunUpdate(BaseModel):
-    """A change to a run: the fields given replace the run's; at least one is needed."""
+    """A change to a run: the fields given replace the run's; at least one is needed (null is
+    not a value: leave a field out to keep it)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    tags: list[str] | None = Field(
-        default=None, max_length=100, description="The run's new tags (replacing the old)."
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "minProperties": 1,
+            "examples": [{"tags": ["baseline", "gpu"], "notes": "The best of the lr sweep."}],
+        },
     )
-    notes: str | None = Field(default=None, max_length=100_000)
 
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, tags: list[str] | None) -> list[str] | None:
-        if tags is None:
-            return None
-        out = []
-        for tag in tags:
-            tag = (_clean_text(tag) or "").strip()
-            if not tag or len(tag) > 255:
-                raise ValueError("a tag is 1 to 255 characters, not only spaces")
-            out.append(tag)
-        return out
+    tags: Annotated[list[Tag], Field(max_length=100)] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The run's new tags (replacing the old), each stripped of the ASCII white "
+        "space at its ends.",
+    )
+    notes: (
+        Annotated[str, StringConstraints(max_length=100_000, pattern=NO_NUL)] | SkipJsonSchema[None]
+    ) = None
 
-    @field_validator("notes")
+    @model_validator(mode="before")
     @classmethod
-    def _notes(cls, notes: str | None) -> str | None:
-        return _clean_text(notes)
+    def _given(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if not data:
+                raise ValueError("give `tags`, `notes` or both")
+            for key, value in data.items():
+                if value is None:
+                    raise ValueError(f"{key}: null is not a value (leave it out to keep it)")
+        return data
+
+    @model_validator(mode="after")
+    def _unicode(self) -> RunUpdate:
+        for text in [*(self.tags or ()), self.notes or ""]:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate, which JSON can escape
+                raise ValueError("tags and notes must be valid Unicode text") from None
+        return self
+
+    def clean_tags(self) -> list[str] | None:
+        return None if self.tags is None else [t.strip(TAG_SPACE) for t in self.tags]
 
 
 class CheckpointPublic(BaseModel):

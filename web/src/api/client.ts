@@ -2,6 +2,7 @@
 // "unavailable" errors that callers retry, honouring Retry-After when the server sends it.
 
 import { takePrefetched } from './prefetch';
+import type { ApiErrorBody } from './types';
 
 export const DEFAULT_RETRY_MS = 3000;
 const MIN_RETRY_MS = 500;
@@ -48,17 +49,12 @@ export function retryDelayMs(error: ApiError): number {
   return Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, error.retryAfterS * 1000));
 }
 
-/** The `detail` of an error body (FastAPI: a string, or a list of validation errors). */
+/** The `detail` of an error body: every error of the API is `{"detail": "<text>"}`
+ * (ErrorPublic in its OpenAPI document). Anything else (a proxy's page) gives ``fallback``. */
 export function errorDetail(body: unknown, fallback: string): string {
   if (body && typeof body === 'object' && 'detail' in body) {
-    const detail = (body as { detail: unknown }).detail;
-    if (typeof detail === 'string') return detail;
-    if (Array.isArray(detail)) {
-      const messages = detail
-        .map((d) => (d && typeof d === 'object' && 'msg' in d ? String(d.msg) : null))
-        .filter((m): m is string => m !== null);
-      if (messages.length > 0) return messages.join('; ');
-    }
+    const detail = (body as Partial<ApiErrorBody>).detail;
+    if (typeof detail === 'string' && detail !== '') return detail;
   }
   return fallback;
 }

@@ -3,7 +3,7 @@
 import { useMemo } from 'react';
 import type uPlot from 'uplot';
 import { api } from '../api/routes';
-import type { EpisodeDetailRaw, EpisodeModel, Run, StepTrace, Trade } from '../api/types';
+import type { EpisodeDetail, EpisodeModel, Run, StepTrace, Trade } from '../api/types';
 import { Chart, fade, PALETTE } from '../components/Chart';
 import { Card, KeyValues, Stat } from '../components/Layout';
 import { Link } from '../components/Link';
@@ -33,7 +33,7 @@ const RED = PALETTE[1]!;
 const BLUE = PALETTE[0]!;
 
 export function EpisodePage({ episodeId }: { episodeId: string }) {
-  const episode = useApi<EpisodeDetailRaw>(api.episode(episodeId));
+  const episode = useApi<EpisodeDetail>(api.episode(episodeId));
   const runId = episode.data?.run_id ?? null;
   const run = useApi<Run>(runId ? api.run(runId, 2) : null);
   const model = useApi<EpisodeModel>(api.episodeModel(episodeId));

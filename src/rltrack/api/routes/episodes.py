@@ -3,14 +3,13 @@ steps, and the model an episode was played with."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
-from rltrack.api.deps import StoreDep
+from rltrack.api.deps import RunId, StoreDep
+from rltrack.api.responses import NO_EPISODE, NO_RUN, errors
 from rltrack.api.schemas import (
     CheckpointPublic,
     EpisodeDetailPublic,
@@ -20,7 +19,7 @@ from rltrack.api.schemas import (
     EpisodeSummaryPublic,
     StatSummaryPublic,
 )
-from rltrack.tracking.store import EPISODE_SORTS, EpisodeFilter, EpisodeKey
+from rltrack.tracking.store import EpisodeFilter, EpisodeKey
 
 router = APIRouter(tags=["episodes"])
 
@@ -28,8 +27,15 @@ EpisodeStatus = Literal["started", "completed", "truncated", "error"]
 EpisodeSort = Literal["index", "-index", "total_reward", "-total_reward", "steps", "-steps"]
 MAX_BIGINT = 2**63 - 1
 MAX_CURSOR = 512
+# A cursor is where the previous page stopped: the index of its last episode, then, when the
+# page was sorted by a value, `_` and that episode's value (none when it had no value).
+CURSOR_PATTERN = r"^([0-9]{1,18})(?:_(-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?))?$"
+_CURSOR = re.compile(CURSOR_PATTERN)
 Bound = Annotated[float | None, Query(allow_inf_nan=False)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such run."}}
+FILTERS = (
+    "Bounds are inclusive; a lower bound above the upper one matches no episode. An episode "
+    "without the value (a `pnl` or `sharpe_ratio` metric it did not report) matches no bound."
+)
 
 
 def episode_filter(
@@ -45,13 +51,7 @@ def episode_filter(
     ] = None,
     max_sharpe: Bound = None,
 ) -> EpisodeFilter:
-    """The filters shared by the page and the summary (bounds are inclusive)."""
-    for name, lo, hi in (
-        ("reward", min_reward, max_reward), ("pnl", min_pnl, max_pnl),
-        ("sharpe", min_sharpe, max_sharpe),
-    ):  # fmt: skip
-        if lo is not None and hi is not None and lo > hi:
-            raise HTTPException(422, detail=f"min_{name} must not be above max_{name}")
+    """The filters shared by the page and the summary."""
     return EpisodeFilter(
         status=status, min_reward=min_reward, max_reward=max_reward, min_pnl=min_pnl,
         max_pnl=max_pnl, min_sharpe=min_sharpe, max_sharpe=max_sharpe,
@@ -62,59 +62,48 @@ FilterDep = Annotated[EpisodeFilter, Depends(episode_filter)]
 
 
 def encode_cursor(key: EpisodeKey) -> str:
-    raw = json.dumps({"s": key.sort, "v": key.value, "i": key.index}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    if key.sort.removeprefix("-") == "index" or key.value is None:
+        return str(key.index)
+    return f"{key.index}_{key.value!r}"
 
 
 def decode_cursor(cursor: str, sort: str) -> EpisodeKey:
-    """The key a cursor stands for; 422 for anything that is not a cursor of this sort."""
-    bad = HTTPException(422, detail="cursor: not a cursor of this API (pass `next_cursor` back)")
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError):
-        raise bad from None
-    if not isinstance(data, dict) or set(data) != {"s", "v", "i"}:
-        raise bad
-    s, v, i = data["s"], data["v"], data["i"]
-    if (
-        not isinstance(s, str)
-        or s.removeprefix("-") not in EPISODE_SORTS
-        or not isinstance(i, int)
-        or isinstance(i, bool)
-        or not 0 <= i <= MAX_BIGINT
-    ):
-        raise bad
-    value: float | None = None
-    if v is not None:
-        if not isinstance(v, int | float) or isinstance(v, bool):
-            raise bad
-        try:
-            value = float(v)
-        except OverflowError:  # an integer beyond any float
-            raise bad from None
-    if s != sort:
-        raise HTTPException(
-            422, detail=f"cursor: it continues sort={s}, not sort={sort}; start again without it"
-        )
-    return EpisodeKey(sort=s, value=value, index=i)
+    """The position a cursor (matching :data:`CURSOR_PATTERN`) names, in the order ``sort``.
+
+    A cursor of another sort is a position all the same (the page continues after that index
+    and value in this order). A value too large for a float is beyond every finite one."""
+    m = _CURSOR.fullmatch(cursor)
+    if m is None:  # FastAPI has checked the pattern already
+        raise HTTPException(422, detail=f"cursor: not a cursor of this API: {cursor!r}")
+    index, value = int(m.group(1)), m.group(2)
+    if sort.removeprefix("-") == "index" or value is None:
+        return EpisodeKey(sort=sort, value=None, index=index)
+    return EpisodeKey(sort=sort, value=float(value), index=index)
 
 
 @router.get(
     "/api/training-runs/{run_id}/episodes",
     response_model=EpisodesPagePublic,
-    responses=NOT_FOUND,
+    responses=errors({404: NO_RUN}),
     description="A page of the run's episodes. Ties in `total_reward` or `steps` are ordered "
-    "by index; episodes without a value come last in either direction.",
+    f"by index; episodes without a value come last in either direction. {FILTERS}",
 )
 def list_run_episodes(
     store: StoreDep,
-    run_id: str,
+    run_id: RunId,
     flt: FilterDep,
     sort: EpisodeSort = "index",
     cursor: Annotated[
         str | None,
-        Query(max_length=MAX_CURSOR, description="The `next_cursor` of the previous page."),
+        Query(
+            max_length=MAX_CURSOR,
+            pattern=CURSOR_PATTERN,
+            description="The `next_cursor` of the previous page, given with the same `sort` "
+            "and filters: `<index>` or `<index>_<value>`, the position of that page's last "
+            "episode (its index, and its value of the sort when it has one). The page goes on "
+            "after that position in the order `sort` gives.",
+            examples=["250_0.75"],
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
@@ -131,9 +120,10 @@ def list_run_episodes(
 @router.get(
     "/api/training-runs/{run_id}/episodes/summary",
     response_model=EpisodeSummaryPublic,
-    responses=NOT_FOUND,
+    responses=errors({404: NO_RUN}),
+    description=f"Statistics of the run's episodes that match the filters. {FILTERS}",
 )
-def summarize_run_episodes(store: StoreDep, run_id: str, flt: FilterDep) -> Any:
+def summarize_run_episodes(store: StoreDep, run_id: RunId, flt: FilterDep) -> Any:
     run = store.get_run(run_id)
     summary = store.episode_summary(run.id, flt)
     return EpisodeSummaryPublic(
@@ -148,7 +138,7 @@ EpisodeId = Annotated[int, Path(ge=0, le=MAX_BIGINT)]
 @router.get(
     "/api/episodes/{episode_id}",
     response_model=EpisodeDetailPublic,
-    responses={404: {"description": "No such episode."}},
+    responses=errors({404: NO_EPISODE}),
 )
 def get_episode(store: StoreDep, episode_id: EpisodeId) -> Any:
     episode = store.get_episode(episode_id)
@@ -160,7 +150,7 @@ def get_episode(store: StoreDep, episode_id: EpisodeId) -> Any:
 @router.get(
     "/api/v1/episodes/{episode_id}/model",
     response_model=EpisodeModelPublic,
-    responses={404: {"description": "No such episode."}},
+    responses=errors({404: NO_EPISODE}),
     summary="The model an episode was played with",
     description="Hyperparameters are per run: `parameters` is the run's configuration, the "
     "same for every episode of the run. Weights are per checkpoint: `checkpoint` is the newest "

@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from rltrack.api.deps import StoreDep
+from rltrack.api.responses import errors
 from rltrack.tracking.store import RunProgress, Store, StoreError
 
 router = APIRouter(prefix="/api", tags=["events"])
@@ -93,10 +94,35 @@ async def run_events(request: Request, store: Store, run_id: str | None) -> Asyn
             return
 
 
+def _event(name: str, model: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "event": {"const": name},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": f"#/components/schemas/{model}"},
+            },
+        },
+        "required": ["event", "data"],
+    }
+
+
+# Each event of the stream (OpenAPI 3.1: the schema of a sequential media type is one item's).
+EVENT_SCHEMA = {"oneOf": [_event("run", "RunEventPublic"), _event("error", "ErrorPublic")]}
+
+
 @router.get(
     "/events",
     response_class=StreamingResponse,
-    responses={200: {"description": "An event stream.", "content": {"text/event-stream": {}}}},
+    responses={
+        200: {
+            "description": "An event stream, which does not end by itself.",
+            "content": {"text/event-stream": {"schema": EVENT_SCHEMA}},
+        },
+        422: errors()[422],
+    },
     description="Server-Sent Events. `event: run` with data `{run_id, status, episodes, "
     "timesteps}` when a run appears, changes status, or its episode or timestep counters "
     "move (checked about once a second). On connecting, the runs that are running (or, with "
@@ -108,7 +134,12 @@ async def stream_events(
     request: Request,
     store: StoreDep,
     run_id: Annotated[
-        str | None, Query(max_length=255, description="Only this run (its full id).")
+        str | None,
+        Query(
+            max_length=255,
+            description="Only this run (its full id).",
+            examples=["9f1c2d3e4b5a46789abcdef012345678"],
+        ),
     ] = None,
 ) -> StreamingResponse:
     return StreamingResponse(

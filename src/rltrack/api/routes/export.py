@@ -9,8 +9,31 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from rltrack.api.deps import StoreDep
+from rltrack.api.deps import RunId, StoreDep
+from rltrack.api.responses import NO_RUN, errors
 from rltrack.exporters import MEDIA_TYPES, METRIC_PREFIX, export
+
+REF = "#/components/schemas/"
+# What each format's body is: the JSON export is an array of episodes or of trades.
+CONTENT = {
+    MEDIA_TYPES["csv"].split(";")[0]: {"schema": {"type": "string"}},
+    MEDIA_TYPES["json"]: {
+        "schema": {
+            "type": "array",
+            "items": {
+                "anyOf": [{"$ref": REF + "EpisodePublic"}, {"$ref": REF + "ExportTradePublic"}]
+            },
+        }
+    },
+    MEDIA_TYPES["parquet"]: {},
+}
+DISPOSITION = {
+    "Content-Disposition": {
+        "description": '`attachment; filename="<run id>-<table>.<format>"`.',
+        "required": True,
+        "schema": {"type": "string", "pattern": "^attachment; "},
+    }
+}
 
 router = APIRouter(prefix="/api/training-runs", tags=["training-runs"])
 
@@ -20,10 +43,12 @@ router = APIRouter(prefix="/api/training-runs", tags=["training-runs"])
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "The episodes or trades as a file download.",
-            "content": {t: {} for t in MEDIA_TYPES.values()},
+            "description": "The episodes or trades as a file download, in the `format` asked "
+            "for: CSV, JSON or Parquet.",
+            "content": CONTENT,
+            "headers": DISPOSITION,
         },
-        404: {"description": "No such run."},
+        **errors({404: NO_RUN}),
     },
     description="Every episode of the run, by index (`table=episodes`), or every trade, by "
     "episode index and then in the order made (`table=trades`), as a download. CSV and Parquet "
@@ -32,7 +57,7 @@ router = APIRouter(prefix="/api/training-runs", tags=["training-runs"])
 )
 def export_run(
     store: StoreDep,
-    run_id: str,
+    run_id: RunId,
     format: Annotated[Literal["csv", "json", "parquet"], Query()] = "csv",
     table: Annotated[Literal["episodes", "trades"], Query()] = "episodes",
 ) -> StreamingResponse:

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 
 from rltrack.api.deps import StoreDep
 from rltrack.api.errors import RETRY_AFTER_S
-from rltrack.api.schemas import HealthPublic
+from rltrack.api.responses import BAD_INPUT, RETRY_AFTER, error
+from rltrack.api.schemas import HealthErrorPublic, HealthPublic
 from rltrack.tracking.store import StoreError
 
 router = APIRouter(prefix="/api", tags=["health"])
@@ -18,7 +19,14 @@ router = APIRouter(prefix="/api", tags=["health"])
 @router.get(
     "/health",
     response_model=HealthPublic,
-    responses={503: {"description": "The database cannot be reached."}},
+    responses={
+        422: error(BAD_INPUT),
+        503: {
+            "model": HealthErrorPublic,
+            "description": "The database cannot be reached.",
+            "headers": {"Retry-After": RETRY_AFTER},
+        },
+    },
 )
 def get_health(store: StoreDep) -> Any:
     try:

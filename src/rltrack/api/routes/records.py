@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
-from rltrack.api.deps import StoreDep
+from rltrack.api.deps import RunId, StoreDep
+from rltrack.api.responses import NO_RUN, errors
 from rltrack.api.schemas import (
     ArtifactPublic,
     CheckpointPublic,
@@ -19,8 +20,12 @@ from rltrack.api.schemas import (
 
 router = APIRouter(prefix="/api/training-runs", tags=["training-runs"])
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such run."}}
+NOT_FOUND = errors({404: NO_RUN})
 MAX_KEYS = 50
+# At most MAX_KEYS keys: as many commas less one. Short enough that a query of them, each
+# character percent-encoded, stays within what the HTTP server reads (64 KiB).
+KEYS_PATTERN = rf"^[^,\x00]*(?:,[^,\x00]*){{0,{MAX_KEYS - 1}}}$"
+MAX_KEYS_LENGTH = 4000
 
 
 @router.get(
@@ -34,16 +39,21 @@ MAX_KEYS = 50
 )
 def get_run_metrics(
     store: StoreDep,
-    run_id: str,
+    run_id: RunId,
     keys: Annotated[
-        str | None, Query(max_length=10_000, description="Comma-separated metric keys.")
+        str | None,
+        Query(
+            max_length=MAX_KEYS_LENGTH,
+            pattern=KEYS_PATTERN,
+            description=f"Comma-separated metric keys (at most {MAX_KEYS}; empty ones are "
+            "skipped).",
+            examples=["loss,fps"],
+        ),
     ] = None,
     max_points: Annotated[int, Query(ge=2, le=100_000)] = 2000,
 ) -> Any:
     run = store.get_run(run_id)
     wanted = list(dict.fromkeys(k.strip() for k in (keys or "").split(",") if k.strip()))
-    if len(wanted) > MAX_KEYS:
-        raise HTTPException(422, detail=f"keys: at most {MAX_KEYS} at once")
     series = {}
     for key in wanted:
         s = store.metric_series(run.id, key, max_points=max_points)
@@ -60,18 +70,18 @@ def get_run_metrics(
     description="The run's checkpoints by timestep; `/api/checkpoints/{id}/download` serves "
     "the file.",
 )
-def list_run_checkpoints(store: StoreDep, run_id: str) -> Any:
+def list_run_checkpoints(store: StoreDep, run_id: RunId) -> Any:
     run = store.get_run(run_id)
     return [CheckpointPublic.of(c) for c in store.list_checkpoints(run.id)]
 
 
 @router.get("/{run_id}/evaluations", response_model=list[EvaluationPublic], responses=NOT_FOUND)
-def list_run_evaluations(store: StoreDep, run_id: str) -> Any:
+def list_run_evaluations(store: StoreDep, run_id: RunId) -> Any:
     run = store.get_run(run_id)
     return [EvaluationPublic.of(e) for e in store.list_evaluations(run.id)]
 
 
 @router.get("/{run_id}/artifacts", response_model=list[ArtifactPublic], responses=NOT_FOUND)
-def list_run_artifacts(store: StoreDep, run_id: str) -> Any:
+def list_run_artifacts(store: StoreDep, run_id: RunId) -> Any:
     run = store.get_run(run_id)
     return [ArtifactPublic.of(a) for a in store.list_artifacts(run.id)]
