@@ -107,6 +107,18 @@ export function RunPage({ runId }: { runId: string }) {
         </div>
       )}
 
+      {r.records_lost > 0 && (
+        <div className="banner banner-error" role="alert" data-testid="records-lost">
+          <strong>
+            The record of this run is incomplete: the database refused {formatInt(r.records_lost)}{' '}
+            {r.records_lost === 1 ? 'record' : 'records'}.
+          </strong>
+          {typeof r.metadata?.records_lost_cause === 'string' && (
+            <pre className="error-text">{r.metadata.records_lost_cause}</pre>
+          )}
+        </div>
+      )}
+
       <nav className="section-nav" aria-label="Sections">
         <a href="#charts">Charts</a>
         <a href="#episodes">Episodes</a>
