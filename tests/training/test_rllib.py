@@ -181,12 +181,15 @@ def test_dqn_records_epsilon_and_resumes(tmp_path: Path) -> None:
 
     resumed = Sink()
     ctx2 = make_ctx(
-        tmp_path / "2", resumed, algo="dqn", total_timesteps=1200, hyperparams=hyper,
+        tmp_path / "2", resumed, algo="dqn", total_timesteps=400, hyperparams=hyper,
         num_env_runners=1, num_envs_per_env_runner=1,
     )  # fmt: skip
     ctx2.resume_checkpoint, ctx2.resume_timestep = Path(final.path), final.timestep
     assert run_training(ctx2, name="dqn-resumed").status == "completed"
     ended2 = resumed.ended
     assert ended2[0].index == 0 and ended2[0].start_timestep == final.timestep
+    # total_timesteps more steps, counted on from the parent's.
+    trained = sum(e.steps - e.drain_steps for e in ended2)
+    assert resumed.run_end.timesteps == final.timestep + trained and trained >= 400
     # The schedule goes on from the parent's steps: the resumed run explores less from the start.
     assert ended2[0].epsilon is not None and ended2[0].epsilon < eps[0]

@@ -3,7 +3,8 @@
 ``hyperparams`` are RLlib's own settings, each routed to the method that takes it: the
 algorithm's ``training()`` (``lr``, ``gamma``, ``train_batch_size_per_learner``, ``num_epochs``,
 ``minibatch_size``, DQN's ``epsilon`` and ``replay_buffer_config``, ...), ``env_runners()`` for
-:data:`ENV_RUNNER_KEYS`, and ``rl_module(model_config=...)`` for ``model_config``. A key none of
+:data:`ENV_RUNNER_KEYS`, ``reporting()`` for :data:`REPORTING_KEYS`, ``fault_tolerance()`` for
+:data:`FAULT_TOLERANCE_KEYS` and ``rl_module(model_config=...)`` for ``model_config``. A key none of
 them takes, text where a number belongs, or a combination RLlib's validation refuses is a
 :class:`~rltrack.config.ConfigError` naming it.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from rltrack.config import ConfigError, TrainConfig
 
@@ -31,6 +32,10 @@ ENV_RUNNER_KEYS = (
 REPORTING_KEYS = (
     "min_time_s_per_iteration", "min_sample_timesteps_per_iteration",
     "min_train_timesteps_per_iteration", "metrics_num_episodes_for_smoothing",
+)  # fmt: skip
+FAULT_TOLERANCE_KEYS = (
+    "restart_failed_env_runners", "max_num_env_runner_restarts",
+    "delay_between_env_runner_restarts_s",
 )  # fmt: skip
 # rltrack's defaults for them. An iteration ends where the driver pulls the runners' reports
 # and looks at the stop request and the step budget; IMPALA's and APPO's last 10 s at least.
@@ -65,8 +70,10 @@ RESOLVED = {
         "tau", "td_error_loss_fn",
     ),
 }  # fmt: skip
-# Seconds RLlib waits before restarting a failed env runner (its default is 60).
-RESTART_DELAY_S = 1.0
+# A failed env runner is restarted (RLlib's default), after 1 s rather than RLlib's 60.
+FAULT_TOLERANCE_DEFAULTS = {
+    "restart_failed_env_runners": True, "delay_between_env_runner_restarts_s": 1.0,
+}  # fmt: skip
 
 
 def config_class(algo: str) -> type:
@@ -78,6 +85,12 @@ def config_class(algo: str) -> type:
         ) from None
     cls: type = getattr(importlib.import_module(module), name)
     return cls
+
+
+def module_name(algo: str) -> str:
+    """The class name of the algorithm's default RLModule (what trains; the run's ``policy``)."""
+    config = config_class(algo)().framework("torch")
+    return str(config.get_default_rl_module_spec().module_class.__name__)
 
 
 def training_keys(cls: type) -> set[str]:
@@ -93,11 +106,19 @@ def training_keys(cls: type) -> set[str]:
     return keys
 
 
-def split_hyperparams(
-    algo: str, cls: type, hyperparams: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any] | None]:
-    """``hyperparams`` as (training, env_runners, reporting, model_config); a ConfigError for
-    a key no method takes."""
+class Split(NamedTuple):
+    """``hyperparams`` by the ``AlgorithmConfig`` method that takes them."""
+
+    training: dict[str, Any]
+    env_runners: dict[str, Any]
+    reporting: dict[str, Any]
+    fault_tolerance: dict[str, Any]
+    model_config: dict[str, Any] | None
+
+
+def split_hyperparams(algo: str, cls: type, hyperparams: dict[str, Any]) -> Split:
+    """``hyperparams`` split by method (rltrack's defaults filled in); a ConfigError for a key
+    no method takes."""
     train_keys = training_keys(cls)
     training: dict[str, Any] = {}
     runners: dict[str, Any] = {}
@@ -105,6 +126,7 @@ def split_hyperparams(
         "metrics_num_episodes_for_smoothing": 100,
         **REPORTING_DEFAULTS.get(algo, {}),
     }
+    faults: dict[str, Any] = dict(FAULT_TOLERANCE_DEFAULTS)
     model: dict[str, Any] | None = None
     unknown = []
     for key, value in hyperparams.items():
@@ -121,6 +143,8 @@ def split_hyperparams(
             runners[key] = value
         elif key in REPORTING_KEYS:
             reporting[key] = value
+        elif key in FAULT_TOLERANCE_KEYS:
+            faults[key] = value
         elif key in train_keys:
             training[key] = value
         else:
@@ -131,7 +155,7 @@ def split_hyperparams(
             f"{cls.__name__}.training() ({algo}); e.g. {', '.join(RESOLVED[algo][:6])}, or "
             f"{', '.join(ENV_RUNNER_KEYS[:2])}, {REPORTING_KEYS[0]}, model_config"
         )
-    return training, runners, reporting, model
+    return Split(training, runners, reporting, faults, model)
 
 
 def numbers_checked(config: Any, given: dict[str, Any]) -> dict[str, Any]:
@@ -166,11 +190,12 @@ def build_config(
 ) -> Any:
     """The ``AlgorithmConfig`` of the run, validated (a ConfigError when RLlib refuses it)."""
     cls = config_class(cfg.algo)
-    training, runners, reporting, model = split_hyperparams(cfg.algo, cls, dict(cfg.hyperparams))
+    split = split_hyperparams(cfg.algo, cls, dict(cfg.hyperparams))
     config = cls()
-    training = numbers_checked(config, training)
-    runners = numbers_checked(config, runners)
-    reporting = numbers_checked(config, reporting)
+    training, runners, reporting, faults = (
+        numbers_checked(config, part)
+        for part in (split.training, split.env_runners, split.reporting, split.fault_tolerance)
+    )
     try:
         config = (
             config.environment(env_name, env_config=env_config)
@@ -183,16 +208,13 @@ def build_config(
             )
             .learners(num_learners=0, num_gpus_per_learner=gpus_per_learner)
             .callbacks(callbacks)
-            .fault_tolerance(
-                restart_failed_env_runners=True,
-                delay_between_env_runner_restarts_s=RESTART_DELAY_S,
-            )
+            .fault_tolerance(**faults)
             .debugging(seed=cfg.seed, log_level="ERROR")
             .reporting(**reporting)
             .training(**training)
         )
-        if model is not None:
-            config = config.rl_module(model_config=model)
+        if split.model_config is not None:
+            config = config.rl_module(model_config=split.model_config)
         config.validate()
     except TypeError as exc:
         raise ConfigError(f"hyperparams: RLlib's {cls.__name__} refused them: {exc}") from None

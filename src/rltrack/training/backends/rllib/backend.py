@@ -95,10 +95,12 @@ class RLlibBackend:
         self.ctx = ctx
         cfg = ctx.config
         check_ranges(cfg)
-        if cfg.policy != "auto":
+        self.policy = algorithms.module_name(cfg.algo)
+        if cfg.policy not in ("auto", self.policy):  # a recorded run names its module
             raise ConfigError(
                 f"policy: {cfg.policy!r}: the rllib backend trains RLlib's default RLModule of "
-                "the algorithm; shape it with hyperparams.model_config (e.g. fcnet_hiddens)"
+                f"the algorithm ({self.policy}); shape it with hyperparams.model_config (e.g. "
+                "fcnet_hiddens)"
             )
         if cfg.num_envs != 1:
             raise ConfigError(
@@ -131,7 +133,6 @@ class RLlibBackend:
                 cpus_per_runner=cpus_per_runner(self.ray.cpus, cfg.num_env_runners),
                 gpus_per_learner=self.gpus, callbacks=EpisodeRecorder,
             )  # fmt: skip
-            self.policy = self.config.get_default_rl_module_spec().module_class.__name__
             with _threads(self.torch_threads):
                 self.algo = self.config.build_algo()
                 if ctx.resume_checkpoint is not None:
@@ -172,7 +173,7 @@ class RLlibBackend:
         started = time.monotonic()
         try:
             with _threads(self.torch_threads):
-                while self.ledger.timesteps < cfg.total_timesteps and not stop.requested:
+                while self.ledger.trained < cfg.total_timesteps and not stop.requested:
                     result = self.algo.train()
                     self.pull()
                     self._log(result, time.monotonic() - started)
