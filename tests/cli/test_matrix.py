@@ -34,6 +34,11 @@ MATRIX: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("ppo", "sb3", "ALE/Pong-v5", ("--set", "hyperparams.n_steps=64")),
     ("iqn", "actor-learner", "CartPole-v1", ("--num-actors", "1", "--device", "cpu")),
     ("iqn", "actor-learner", TRADING, ("--num-actors", "0", "--device", "cpu")),
+    # Ray RLlib's new API stack, one env runner each (tests/cli/test_rllib.py runs two).
+    ("ppo", "rllib", "CartPole-v1", ("--num-env-runners", "1")),
+    ("appo", "rllib", "CartPole-v1", ("--num-env-runners", "1")),
+    ("impala", "rllib", "CartPole-v1", ("--num-env-runners", "1")),
+    ("dqn", "rllib", "CartPole-v1", ("--num-env-runners", "1")),
 ]
 # What SB3 puts in policy_kwargs for these: a class, recorded by its import path.
 OPTIMIZER_CLASS = {"a2c": "torch.optim.rmsprop.RMSprop", "qrdqn": "torch.optim.adam.Adam"}
