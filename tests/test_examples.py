@@ -14,6 +14,7 @@ from tests.conftest import REPO, Cli
 EXAMPLES = {
     "sb3_callback.py": ("example-sb3-ppo", ["--steps", "1024", "--envs", "2"]),
     "cleanrl_dqn.py": ("example-cleanrl-dqn", ["--steps", "2000", "--envs", "4"]),
+    "rllib_callback.py": ("example-rllib-ppo", ["--iterations", "2", "--batch", "256"]),
 }
 
 
