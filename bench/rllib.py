@@ -12,7 +12,11 @@ start-up and shutdown included), timed from its start to its exit:
   one ``save_to_path`` at the end, nothing recorded.
 
 They run in alternating pairs (tracked first in odd pairs, untracked first in even ones); the
-goal compares the median of the per-pair ratios.
+goal compares the median of the per-pair ratios. Each run's CPU seconds are measured too: the
+user + system time of its whole process tree (the driver, Ray's daemons and the env runners,
+sampled from /proc every 0.2 s), which other processes on a shared machine disturb far less
+than the wall time. The wall-time goal is left undecided when the pairs disagree by more than
+4x the goal.
 
 ``ingest``: episodes per second from 4 env runners (4 envs each) into a throwaway PostgreSQL
 server, on ``rltrack/MaskedBandit-v0`` with one-step episodes (every env step ends an episode,
@@ -31,6 +35,7 @@ Timed from the start of training to the last record committed. Three ways:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -125,15 +130,51 @@ def plain(timesteps: int) -> int:
     return 0
 
 
-def timed_process(argv: list[str], home: Path) -> float:
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu(root: int, seen: dict[int, float]) -> None:
+    """Note the CPU seconds (user + system) of ``root`` and every process below it (Linux)."""
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        cpu[pid] = (int(fields[11]) + int(fields[12])) * TICK_S
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        if pid in cpu:
+            seen[pid] = max(seen.get(pid, 0.0), cpu[pid])
+        todo += children.get(pid, [])
+
+
+def timed_process(argv: list[str], home: Path) -> tuple[float, float]:
+    """Run ``argv`` to its end: its wall time, and the CPU seconds of its whole process tree
+    (Ray's processes included; sampled every 0.2 s, so each process's last moments are
+    missed), which other processes on the machine disturb far less than the wall time."""
     env = {**os.environ, "RLTRACK_HOME": str(home), "PYTHONPATH": str(REPO)}
     env.pop("RLTRACK_DATABASE_URL", None)
+    seen: dict[int, float] = {}
     t = time.perf_counter()
-    proc = subprocess.run(argv, env=env, cwd=home, capture_output=True, text=True, check=False)
+    proc = subprocess.Popen(
+        argv, env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    while proc.poll() is None:
+        _tree_cpu(proc.pid, seen)
+        time.sleep(0.2)
     elapsed = time.perf_counter() - t
+    _, stderr = proc.communicate()
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[:6])} ... exited {proc.returncode}: {proc.stderr}")
-    return elapsed
+        raise RuntimeError(f"{' '.join(argv[:6])} ... exited {proc.returncode}: {stderr}")
+    return elapsed, sum(seen.values())
 
 
 def overhead(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -154,43 +195,67 @@ def overhead(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                     wait_until_idle(args.idle_wait)
                 argv = (tracked_argv if variant == "tracked" else untracked_argv)(args.timesteps)
                 pair[f"{variant}_load_1m_before"] = os.getloadavg()[0]
-                pair[variant] = timed_process(argv, home)
+                pair[variant], pair[f"{variant}_cpu_s"] = timed_process(argv, home)
                 console.print(
-                    f"  pair {p + 1} {variant:9s}: {pair[variant]:.2f} s", highlight=False
+                    f"  pair {p + 1} {variant:9s}: {pair[variant]:.2f} s, "
+                    f"CPU {pair[f'{variant}_cpu_s']:.1f} s",
+                    highlight=False,
                 )
             pair["ratio"] = pair["tracked"] / pair["untracked"] - 1
+            pair["cpu_ratio"] = pair["tracked_cpu_s"] / pair["untracked_cpu_s"] - 1
             pairs.append(pair)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     ratio = statistics.median(p["ratio"] for p in pairs)
+    cpu_ratio = statistics.median(p["cpu_ratio"] for p in pairs)
     spread = max(p["ratio"] for p in pairs) - min(p["ratio"] for p in pairs)
     table = Table(title=f"Tracking overhead, RLlib PPO CartPole-v1, {args.timesteps:,} steps")
-    for col in ("pair", "tracked s", "untracked s", "tracked vs untracked"):
+    cols = ("pair", "tracked s", "untracked s", "wall", "tracked CPU s", "untracked CPU s", "CPU")
+    for col in cols:
         table.add_column(col, justify="right")
     for i, p in enumerate(pairs, 1):
-        table.add_row(str(i), f"{p['tracked']:.2f}", f"{p['untracked']:.2f}", f"{p['ratio']:+.1%}")
+        table.add_row(
+            str(i), f"{p['tracked']:.2f}", f"{p['untracked']:.2f}", f"{p['ratio']:+.1%}",
+            f"{p['tracked_cpu_s']:.1f}", f"{p['untracked_cpu_s']:.1f}", f"{p['cpu_ratio']:+.1%}",
+        )  # fmt: skip
+
+    def med(key: str) -> float:
+        return statistics.median(p[key] for p in pairs)
+
     table.add_row(
-        "median", f"{statistics.median(p['tracked'] for p in pairs):.2f}",
-        f"{statistics.median(p['untracked'] for p in pairs):.2f}", f"{ratio:+.1%}",
+        "median", f"{med('tracked'):.2f}", f"{med('untracked'):.2f}", f"{ratio:+.1%}",
+        f"{med('tracked_cpu_s'):.1f}", f"{med('untracked_cpu_s'):.1f}", f"{cpu_ratio:+.1%}",
     )  # fmt: skip
     console.print(table)
+    # The wall-time goal is only decided when the pairs agree to within a few times the goal:
+    # other processes on a shared 2-core machine swing single runs by tens of percent.
+    resolved = spread <= 4 * GOAL_OVERHEAD
     goal = {
         "goal": f"tracked vs untracked whole-process wall time <= {GOAL_OVERHEAD:.0%} "
         "(median of the pairs' ratios)",
         "value": ratio,
         "target": GOAL_OVERHEAD,
-        "passed": ratio <= GOAL_OVERHEAD,
+        "spread_of_pairs": spread,
+        "passed": (ratio <= GOAL_OVERHEAD) if resolved else None,
     }
-    verdict = "[green]PASS" if goal["passed"] else "[red]FAIL"
-    console.print(f"{goal['goal']}: {ratio:+.2%}  {verdict}")
+    cpu_goal = {
+        "goal": f"tracked vs untracked CPU seconds of the whole process tree <= "
+        f"{GOAL_OVERHEAD:.0%} (median of the pairs' ratios)",
+        "value": cpu_ratio,
+        "target": GOAL_OVERHEAD,
+        "passed": cpu_ratio <= GOAL_OVERHEAD,
+    }
+    for g in (goal, cpu_goal):
+        verdict = {True: "[green]PASS", False: "[red]FAIL", None: "[yellow]NOT RESOLVED"}
+        console.print(f"{g['goal']}: {g['value']:+.2%}  {verdict[g['passed']]}")
     console.print(
-        f"the pairs' ratios spread over {spread:.1%} (max - min): the resolution of this "
-        "machine for this comparison",
+        f"the pairs' wall-time ratios spread over {spread:.1%} (max - min): the resolution of "
+        "this machine for that comparison while it ran",
         highlight=False,
     )
     return {
         "timesteps": args.timesteps, "hyperparams": PPO, "pairs": pairs,
-        "ratio_spread": spread, "goal": goal,
+        "ratio_spread": spread, "cpu_ratio_median": cpu_ratio, "goals": [goal, cpu_goal],
     }  # fmt: skip
 
 
@@ -450,7 +515,13 @@ def main(argv: list[str] | None = None) -> int:
         report["overhead"] = overhead(args, console)
     if args.what in ("all", "ingest"):
         report["ingest"] = ingest(args, console)
-    goals = [report["overhead"]["goal"]] if "overhead" in report else []
+    if args.what != "all" and args.out.exists():
+        # One part rerun: the other part's last figures stay in the report.
+        previous = json.loads(args.out.read_text())
+        for part in ("overhead", "ingest"):
+            if part not in report and part in previous:
+                report[part] = {**previous[part], "when": previous.get("when")}
+    goals = report["overhead"]["goals"] if "overhead" in report else []
     write_report(args.out, "rllib", {**report, "goals": goals}, console)
     return 0
 

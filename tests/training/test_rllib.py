@@ -17,7 +17,13 @@ from rltrack.envs import make_env
 from rltrack.training.backends import registry
 from rltrack.training.backends.rllib.backend import PIDS_FILE
 from rltrack.training.episodes import episode_metrics
-from rltrack.training.events import CheckpointSaved, EpisodeEnded, Event, MetricsLogged
+from rltrack.training.events import (
+    CheckpointSaved,
+    EpisodeEnded,
+    EvaluationRecorded,
+    Event,
+    MetricsLogged,
+)
 from rltrack.training.runner import run_training
 from tests.rllib_fixtures import Sink, check_record, make_ctx, metric_keys, ray_local
 
@@ -132,9 +138,17 @@ def test_trading_env_records_metrics_and_trades(tmp_path: Path) -> None:
     sink = Sink()
     ctx = make_ctx(
         tmp_path, sink, env="rltrack/Trading-v0", total_timesteps=512, trace_every=3,
-        env_kwargs={"episode_length": 40},
+        env_kwargs={"episode_length": 40}, train_range="2014-01-01:2016-12-31",
+        eval_range="2017-01-01:2017-12-31",
     )  # fmt: skip
     assert run_training(ctx, name="trading").status == "completed"
+    # The held-out evaluation played the final and best checkpoints and the baselines.
+    evaluations = {(e.opponent, Path(e.checkpoint_path or "").name) for e in sink.of(
+        EvaluationRecorded
+    )}  # fmt: skip
+    assert evaluations == {
+        ("agent", "final.zip"), ("agent", "best.zip"), ("buy_and_hold", ""), ("random", ""),
+    }  # fmt: skip
     ended = check_record(sink, slots={0, 1, 2, 3})
     # The keys an episode of the env reports at its end, as SB3's runs record them.
     env: gym.Env[Any, Any] = make_env("rltrack/Trading-v0", {"episode_length": 40})

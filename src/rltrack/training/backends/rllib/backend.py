@@ -137,9 +137,15 @@ class RLlibBackend:
                 self.algo = self.config.build_algo()
                 if ctx.resume_checkpoint is not None:
                     archive.restore(self.algo, ctx.resume_checkpoint)
-        except archive.CheckpointError as exc:
+        except (archive.CheckpointError, KeyError, ValueError, RuntimeError) as exc:
+            restoring = ctx.resume_checkpoint is not None and self.algo is not None
             self.close()
-            raise ConfigError(f"resume: {exc}") from None
+            if not restoring:
+                raise
+            raise ConfigError(
+                f"resume: {ctx.resume_checkpoint} cannot be restored into this {cfg.algo} run: "
+                f"{exc}"
+            ) from None
         except BaseException:
             self.close()
             raise
