@@ -12,7 +12,6 @@ checkpoint when one is due. It stops at ``total_timesteps`` or on a stop request
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
 import os
@@ -23,14 +22,14 @@ from typing import Any
 import torch
 
 from rltrack.config import ConfigError
-from rltrack.training.backends.rllib import algorithms, archive
-from rltrack.training.backends.rllib.callbacks import SETTINGS_KEY, EpisodeRecorder, collect_report
+from rltrack.training.backends.rllib import algorithms, archive, driver
+from rltrack.training.backends.rllib.callbacks import SETTINGS_KEY, EpisodeRecorder
 from rltrack.training.backends.rllib.cluster import (
     connect,
     cpus_per_runner,
     register_env,
 )
-from rltrack.training.backends.rllib.drain import DRAIN_GRACE_S, drain_runner
+from rltrack.training.backends.rllib.driver import PULL_TIMEOUT_S
 from rltrack.training.backends.rllib.ledger import RunnerLedger
 from rltrack.training.backends.rllib.policy import rllib_loader
 from rltrack.training.checkpoints import CheckpointManager
@@ -47,7 +46,7 @@ from rltrack.training.evaluate import (
 from rltrack.training.events import MetricsLogged
 
 PIDS_FILE = "processes.json"
-PULL_TIMEOUT_S = 120.0  # a runner's report; one that misses it is asked again next time
+__all__ = ["PULL_TIMEOUT_S", "RLlibBackend", "build", "policy_loader", "result_metrics"]
 # Top-level result entries that are not training metrics.
 SKIPPED_RESULTS = frozenset(
     {"config", "pid", "timestamp", "date", "hostname", "node_ip", "trial_id", "done"}
@@ -204,53 +203,18 @@ class RLlibBackend:
             self.close()
         return TrainResult(self.ledger.timesteps, self.ledger.finished, stopped=stop.requested)
 
-    # -- reports ----------------------------------------------------------------------------
+    # -- the runners ------------------------------------------------------------------------
     def pull(self) -> None:
-        """Take every runner's report, feed the ledger, close the episodes of dead runners."""
-        group = self.algo.env_runner_group
-        collect = functools.partial(collect_report, acked=dict(self.ledger.acked))
-        reports = group.foreach_env_runner(
-            collect, local_env_runner=True, healthy_only=True, timeout_seconds=PULL_TIMEOUT_S
-        )
-        self.ledger.apply(reports)
-        self._close_dead()
+        """Take every runner's report into the ledger (see :mod:`.driver`)."""
+        driver.pull(self.algo, self.ledger)
         self._write_pids()
-
-    def _close_dead(self) -> None:
-        """Runners RLlib marked unhealthy died with their episodes: those end as error (a
-        restarted runner starts new episodes; the old ones are never reported again)."""
-        healthy = set(self.algo.env_runner_group.healthy_env_runner_ids())
-        for worker in sorted(self.ledger.owners_in_flight()):
-            if worker > 0 and worker not in healthy:
-                self.ledger.close(worker, "error")
 
     def drain(self) -> None:
         """Finish the episodes in flight without learning (see :mod:`.drain`)."""
         cfg = self.ctx.config
-        owners = self.ledger.owners_in_flight()
-        if not owners or cfg.drain_max_steps == 0:
-            return
-        group = self.algo.env_runner_group
-        self._close_dead()
-        owners = self.ledger.owners_in_flight()
-        run = functools.partial(
-            drain_runner, max_steps=cfg.drain_max_steps, timeout_s=cfg.drain_timeout,
-            acked=dict(self.ledger.acked),
-        )  # fmt: skip
-        reports = []
-        if 0 in owners and group.local_env_runner is not None:
-            reports.append(run(group.local_env_runner))
-        remote = sorted(w for w in owners if w > 0)
-        if remote:
-            reports += group.foreach_env_runner(
-                run, local_env_runner=False, remote_worker_ids=remote,
-                timeout_seconds=cfg.drain_timeout + DRAIN_GRACE_S,
-            )  # fmt: skip
-        self.ledger.apply(reports)
-        self._close_dead()
-        for worker in sorted(self.ledger.owners_in_flight()):
-            # It did not answer in time: close its episodes from its last report.
-            self.ledger.abandon(worker, "truncated")
+        driver.drain(
+            self.algo, self.ledger, max_steps=cfg.drain_max_steps, timeout_s=cfg.drain_timeout
+        )
 
     # -- metrics, progress, checkpoints -------------------------------------------------------
     def _log(self, result: Mapping[str, Any], elapsed: float) -> None:
