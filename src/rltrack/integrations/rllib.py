@@ -21,7 +21,6 @@ the process exits, its episodes in flight closed as truncated.
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 import uuid
@@ -30,10 +29,9 @@ from typing import Any
 
 import rltrack
 from rltrack.run import Run
-from rltrack.training.backends.rllib import algorithms
-from rltrack.training.backends.rllib.backend import PULL_TIMEOUT_S, result_metrics
-from rltrack.training.backends.rllib.callbacks import EpisodeRecorder, collect_report
-from rltrack.training.backends.rllib.drain import DRAIN_GRACE_S, drain_runner
+from rltrack.training.backends.rllib import algorithms, driver
+from rltrack.training.backends.rllib.backend import result_metrics
+from rltrack.training.backends.rllib.callbacks import EpisodeRecorder
 from rltrack.training.backends.rllib.ledger import RunnerLedger
 from rltrack.training.events import EpisodeStatus, MetricsLogged
 
@@ -116,22 +114,9 @@ class TrackingCallback(EpisodeRecorder):
     def pull(self, algorithm: Any) -> None:
         """Take every runner's report into the run; close the episodes of dead runners."""
         assert self.ledger is not None and self.run is not None
-        group = algorithm.env_runner_group
-        collect = functools.partial(collect_report, acked=dict(self.ledger.acked))
-        reports = group.foreach_env_runner(
-            collect, local_env_runner=True, healthy_only=True, timeout_seconds=PULL_TIMEOUT_S
-        )
         with self._lock:
-            self.ledger.apply(reports)
-            self._close_dead(algorithm)
+            driver.pull(algorithm, self.ledger)
         self.run._advance(self.ledger.timesteps)
-
-    def _close_dead(self, algorithm: Any) -> None:
-        assert self.ledger is not None
-        healthy = set(algorithm.env_runner_group.healthy_env_runner_ids())
-        for worker in sorted(self.ledger.owners_in_flight()):
-            if worker > 0 and worker not in healthy:
-                self.ledger.close(worker, "error")
 
     def _close(self, status: EpisodeStatus, timestep: int) -> None:
         """The run ends while the algorithm still trains (an exception, a signal, exit)."""
@@ -162,42 +147,14 @@ def drain(algo: Any, *, max_steps: int = 1000, timeout_s: float = 30.0) -> Run:
     assert run is not None and ledger is not None
     if run.status == "running":
         callback.pull(algo)
-        owners = ledger.owners_in_flight()
-        if owners and max_steps > 0:
-            _drain_runners(algo, callback, owners, max_steps, timeout_s)
         with callback._lock:
+            driver.drain(algo, ledger, max_steps=max_steps, timeout_s=timeout_s)
             ledger.close(None, "truncated")
         run._advance(ledger.timesteps)
     run.release(callback._close)
     if callback.owns_run:
         run.finish()
     return run
-
-
-def _drain_runners(
-    algo: Any, callback: TrackingCallback, owners: set[int], max_steps: int, timeout_s: float
-) -> None:
-    """The rllib backend's drain (:mod:`~rltrack.training.backends.rllib.drain`)."""
-    ledger = callback.ledger
-    assert ledger is not None
-    group = algo.env_runner_group
-    run = functools.partial(
-        drain_runner, max_steps=max_steps, timeout_s=timeout_s, acked=dict(ledger.acked)
-    )
-    reports = []
-    if 0 in owners and group.local_env_runner is not None:
-        reports.append(run(group.local_env_runner))
-    remote = sorted(w for w in owners if w > 0)
-    if remote:
-        reports += group.foreach_env_runner(
-            run, local_env_runner=False, remote_worker_ids=remote,
-            timeout_seconds=timeout_s + DRAIN_GRACE_S,
-        )  # fmt: skip
-    with callback._lock:
-        ledger.apply(reports)
-        callback._close_dead(algo)
-        for worker in sorted(ledger.owners_in_flight()):
-            ledger.abandon(worker, "truncated")  # it did not answer in time
 
 
 def _init_defaults(algorithm: Any) -> dict[str, Any]:
