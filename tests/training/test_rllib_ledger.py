@@ -233,15 +233,23 @@ def test_bad_hyperparams_are_config_errors(hyperparams: dict[str, Any], needle: 
 def test_split_hyperparams_routes_each_key() -> None:
     from ray.rllib.algorithms.dqn import DQNConfig
 
-    training, runners, reporting, model = split_hyperparams(
+    split = split_hyperparams(
         "dqn", DQNConfig,
         {"lr": 1e-3, "epsilon": [[0, 1.0]], "rollout_fragment_length": 4,
-         "min_sample_timesteps_per_iteration": 50, "model_config": {"fcnet_hiddens": [8]}},
+         "min_sample_timesteps_per_iteration": 50, "model_config": {"fcnet_hiddens": [8]},
+         "restart_failed_env_runners": False},
     )  # fmt: skip
-    assert training == {"lr": 1e-3, "epsilon": [[0, 1.0]]}
-    assert runners == {"rollout_fragment_length": 4}
-    assert reporting["min_sample_timesteps_per_iteration"] == 50
-    assert model == {"fcnet_hiddens": [8]}
+    assert split.training == {"lr": 1e-3, "epsilon": [[0, 1.0]]}
+    assert split.env_runners == {"rollout_fragment_length": 4}
+    assert split.reporting["min_sample_timesteps_per_iteration"] == 50
+    assert split.fault_tolerance["restart_failed_env_runners"] is False
+    assert split.model_config == {"fcnet_hiddens": [8]}
+    # rltrack's defaults: failed runners come back after 1 s; IMPALA iterations are short.
+    impala = split_hyperparams("impala", DQNConfig, {})
+    assert impala.reporting["min_time_s_per_iteration"] == 1.0
+    assert impala.fault_tolerance == {
+        "restart_failed_env_runners": True, "delay_between_env_runner_restarts_s": 1.0,
+    }  # fmt: skip
 
 
 def test_a_ray_address_nothing_answers_on_is_refused_at_once() -> None:
