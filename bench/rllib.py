@@ -42,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -257,6 +258,128 @@ def overhead(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         "timesteps": args.timesteps, "hyperparams": PPO, "pairs": pairs,
         "ratio_spread": spread, "cpu_ratio_median": cpu_ratio, "goals": [goal, cpu_goal],
     }  # fmt: skip
+
+
+def _thread_cpu(name: str) -> float | None:
+    """CPU seconds of this process's thread ``name`` so far (Linux), else None."""
+    for thread in threading.enumerate():
+        if thread.name == name and thread.native_id is not None:
+            try:
+                stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+            except OSError:
+                return None
+            fields = stat.rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) * TICK_S
+    return None
+
+
+def recorder_us_per_step(steps: int = 20_000, length: int = 20) -> float:
+    """The runners' side: microseconds the recorder adds per env step, on RLlib's own episode
+    objects (each step logged as an env runner logs it), episodes of ``length`` steps."""
+    import gymnasium as gym
+    import numpy as np
+    from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+    class Runner:
+        worker_index, num_envs = 1, 1
+
+    recorder = EpisodeRecorder()
+    recorder.on_environment_created(env_runner=Runner(), env_context={})
+    obs_space = gym.spaces.Box(-1, 1, (4,), np.float32)
+    obs = np.zeros(4, np.float32)
+    spent = 0.0
+    for _ in range(steps // length):
+        episode = SingleAgentEpisode(
+            observation_space=obs_space, action_space=gym.spaces.Discrete(2)
+        )
+        episode.add_env_reset(obs)
+        t = time.perf_counter()
+        recorder.on_episode_start(episode=episode, env_index=0)
+        spent += time.perf_counter() - t
+        for k in range(length):
+            episode.add_env_step(obs, 0, 1.0, infos={}, terminated=k == length - 1)
+            t = time.perf_counter()
+            recorder.on_episode_step(episode=episode, env_index=0)
+            if k == length - 1:
+                recorder.on_episode_end(episode=episode, env_index=0)
+            spent += time.perf_counter() - t
+        recorder.report(acked=recorder.first_seq + len(recorder.items))
+    return spent / steps * 1e6
+
+
+def components(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    """One tracked run in this process, the time of each thing tracking adds to the driver's
+    loop measured as it happens: the pulls, the metrics, the drain, the final truncation and
+    checkpoint; and the CPU of the RunLogger's writer thread."""
+    from rltrack.cli import app
+    from rltrack.training.backends.rllib.backend import RLlibBackend
+
+    spent: dict[str, float] = {}
+    originals = {n: getattr(RLlibBackend, n) for n in ("pull", "_log", "drain", "_finish")}
+
+    def timed(name: str, method: Any) -> Any:
+        def call(*a: Any, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return method(*a, **k)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - t
+
+        return call
+
+    writer = {"cpu_s": 0.0}
+    done = threading.Event()
+
+    def sample_writer() -> None:
+        while not done.wait(0.1):
+            cpu = _thread_cpu("rltrack-writer")
+            if cpu is not None:
+                writer["cpu_s"] = max(writer["cpu_s"], cpu)
+
+    home = Path(tempfile.mkdtemp(prefix="rltrack-rllib-components-"))
+    saved = os.environ.get("RLTRACK_HOME")
+    os.environ["RLTRACK_HOME"] = str(home)
+    sampler = threading.Thread(target=sample_writer, daemon=True)
+    sampler.start()
+    for name, method in originals.items():
+        setattr(RLlibBackend, name, timed(name, method))
+    t = time.perf_counter()
+    try:
+        app(tracked_argv(args.timesteps)[3:], standalone_mode=False)
+    finally:
+        wall = time.perf_counter() - t
+        done.set()
+        for name, method in originals.items():
+            setattr(RLlibBackend, name, method)
+        if saved is None:
+            os.environ.pop("RLTRACK_HOME", None)
+        else:
+            os.environ["RLTRACK_HOME"] = saved
+        shutil.rmtree(home, ignore_errors=True)
+    per_step = recorder_us_per_step()
+    runners_s = per_step * args.timesteps / 1e6  # spread over the 2 runners' processes
+    added = sum(spent.values()) + writer["cpu_s"] + runners_s
+    table = Table(title="What tracking adds to one tracked run's driver (measured in it)")
+    table.add_column("part")
+    table.add_column("seconds", justify="right")
+    table.add_column("of the run", justify="right")
+    labels = {
+        "pull": "pulls (reports into the book)", "_log": "result metrics",
+        "drain": "drain", "_finish": "close the rest, final checkpoint (zip)",
+    }  # fmt: skip
+    for name, label in labels.items():
+        table.add_row(label, f"{spent.get(name, 0.0):.3f}", f"{spent.get(name, 0.0) / wall:.2%}")
+    table.add_row("RunLogger writer thread (CPU)", f"{writer['cpu_s']:.3f}",
+                  f"{writer['cpu_s'] / wall:.2%}")  # fmt: skip
+    table.add_row(
+        f"runners' recorder ({per_step:.1f} µs a step, CPU)", f"{runners_s:.3f}",
+        f"{runners_s / wall:.2%}",
+    )  # fmt: skip
+    table.add_row("all of it", f"{added:.3f}", f"{added / wall:.2%}")
+    console.print(table)
+    return {"wall_s": wall, "driver_s": spent, "writer_thread_cpu_s": writer["cpu_s"],
+            "recorder_us_per_step": per_step, "runners_recorder_cpu_s": runners_s,
+            "share_of_wall": added / wall}  # fmt: skip
 
 
 # -- ingest ----------------------------------------------------------------------------------------
@@ -498,7 +621,10 @@ def ingest(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument(
-        "what", nargs="?", default="all", choices=["all", "overhead", "ingest", "plain"]
+        "what",
+        nargs="?",
+        default="all",
+        choices=["all", "overhead", "components", "ingest", "plain"],
     )
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--timesteps", type=int, default=20_000)
@@ -513,6 +639,12 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"machine": machine(load_average_1m_before=os.getloadavg()[0])}
     if args.what in ("all", "overhead"):
         report["overhead"] = overhead(args, console)
+        report["overhead"]["components"] = components(args, console)
+    if args.what == "components" and args.out.exists():
+        # The in-process measurement alone, added to the last overhead figures.
+        previous = json.loads(args.out.read_text())
+        report["overhead"] = {"when": previous.get("when"), **previous["overhead"]}
+        report["overhead"]["components"] = components(args, console)
     if args.what in ("all", "ingest"):
         report["ingest"] = ingest(args, console)
     if args.what != "all" and args.out.exists():
@@ -520,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
         previous = json.loads(args.out.read_text())
         for part in ("overhead", "ingest"):
             if part not in report and part in previous:
-                report[part] = {**previous[part], "when": previous.get("when")}
+                report[part] = {"when": previous.get("when"), **previous[part]}
     goals = report["overhead"]["goals"] if "overhead" in report else []
     write_report(args.out, "rllib", {**report, "goals": goals}, console)
     return 0
