@@ -95,7 +95,7 @@ class TrackingCallback(BaseCallback):
         self.run._advance(self.num_timesteps)
         if self.checkpoints.due(self.num_timesteps, self.tracker.finished):
             self.checkpoints.save_periodic(
-                self.model.save, self.num_timesteps, self._last_index(),
+                self.model.save, self.num_timesteps, self.tracker.last_index,
                 self.tracker.mean_recent_reward,
             )  # fmt: skip
         return True
@@ -111,7 +111,7 @@ class TrackingCallback(BaseCallback):
         self.tracker.finalize_all("truncated", timesteps)
         mean = self.tracker.mean_recent_reward
         self.checkpoints.save(
-            self.model.save, "final", timesteps, self._last_index(),
+            self.model.save, "final", timesteps, self.tracker.last_index,
             {"mean_reward_100": mean} if mean is not None else {},
         )  # fmt: skip
         if self._writer in self.model.logger.output_formats:
@@ -119,10 +119,6 @@ class TrackingCallback(BaseCallback):
         self.run.release(self._close)
         if self.owns_run:
             self.run.finish()
-
-    def _last_index(self) -> int | None:
-        assert self.tracker is not None
-        return self.tracker.started - 1 if self.tracker.started else None
 
     def _close(self, status: EpisodeStatus, timestep: int) -> None:
         """The run ends while ``learn`` is still going (an exception, a signal)."""

@@ -262,7 +262,34 @@ class EpisodeBook:
         return sum(values) / len(values) if values else None
 
 
-class EpisodeTracker:
+class BookCounters:
+    """What every adapter of a book shows of it (the adapters hold it as ``self.book``)."""
+
+    book: EpisodeBook
+
+    @property
+    def live(self) -> dict[int, LiveEpisode]:
+        """Env slot -> its episode in flight."""
+        return self.book.live
+
+    @property
+    def started(self) -> int:
+        return self.book.started
+
+    @property
+    def finished(self) -> int:
+        return self.book.finished
+
+    @property
+    def best_reward(self) -> float:
+        return self.book.best_reward
+
+    @property
+    def last_index(self) -> int | None:
+        return self.book.started - 1 if self.book.started else None
+
+
+class EpisodeTracker(BookCounters):
     """Adapts a vectorized step loop to the book: each env's episode gets every step's reward
     (and, every ``trace_every``-th episode, its trace); an episode that ends is closed with its
     final info's metrics, win and trades, and the next one in its env begins.
@@ -302,18 +329,6 @@ class EpisodeTracker:
             return self.book.live
         first = self.first_slot
         return {s - first: ep for s, ep in self.book.live.items() if ep.owner == self.owner}
-
-    @property
-    def started(self) -> int:
-        return self.book.started
-
-    @property
-    def finished(self) -> int:
-        return self.book.finished
-
-    @property
-    def best_reward(self) -> float:
-        return self.book.best_reward
 
     @property
     def mean_recent_reward(self) -> float | None:

@@ -218,13 +218,10 @@ class Sb3Backend:
     def _save(self, path: Path) -> None:
         self.model.save(path)
 
-    def _last_index(self) -> int | None:
-        return self.tracker.started - 1 if self.tracker.started else None
-
     def save_periodic(self, timestep: int) -> None:
         mean = self.tracker.mean_recent_reward
         metrics = {"mean_reward_100": mean} if mean is not None else {}
-        self.checkpoints.save_periodic(self._save, timestep, self._last_index(), mean, metrics)
+        self.checkpoints.save_periodic(self._save, timestep, self.tracker.last_index, mean, metrics)
 
     def train(self) -> TrainResult:
         cfg = self.ctx.config
@@ -263,7 +260,7 @@ class Sb3Backend:
             self.ctx.progress(timesteps, self.tracker.finished, self.tracker.mean_recent_reward)
         mean = self.tracker.mean_recent_reward
         metrics = {"mean_reward_100": mean} if mean is not None else {}
-        self.checkpoints.save(self._save, "final", timesteps, self._last_index(), metrics)
+        self.checkpoints.save(self._save, "final", timesteps, self.tracker.last_index, metrics)
 
     def evaluate(self) -> None:
         """Evaluate the final and best checkpoints and the baselines on ``eval_range``."""

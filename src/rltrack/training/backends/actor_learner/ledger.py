@@ -19,7 +19,7 @@ from rltrack.training.backends.actor_learner.messages import (
     EpisodeFinished,
     Steps,
 )
-from rltrack.training.episodes import EpisodeBook, LiveEpisode
+from rltrack.training.episodes import BookCounters, EpisodeBook
 from rltrack.training.events import EpisodeStatus, EventSink
 
 
@@ -33,7 +33,7 @@ class SlotOwner:
     first_slot: int  # the actor's env j is the run's env slot first_slot + j
 
 
-class EpisodeLedger:
+class EpisodeLedger(BookCounters):
     def __init__(
         self, sink: EventSink, run_id: str, owners: list[SlotOwner], *, start_timestep: int = 0
     ) -> None:
@@ -43,30 +43,9 @@ class EpisodeLedger:
         self.start_timestep = start_timestep
 
     @property
-    def live(self) -> dict[int, LiveEpisode]:
-        """Run env slot -> episode in flight."""
-        return self.book.live
-
-    @property
-    def started(self) -> int:
-        return self.book.started
-
-    @property
-    def finished(self) -> int:
-        return self.book.finished
-
-    @property
-    def best_reward(self) -> float:
-        return self.book.best_reward
-
-    @property
     def trained(self) -> int:
         """Training steps taken in this run (without the resumed run's)."""
         return self.timesteps - self.start_timestep
-
-    @property
-    def last_index(self) -> int | None:
-        return self.started - 1 if self.started else None
 
     def apply(self, report: ActorReport) -> None:
         owner = self.owners[report.actor_id]

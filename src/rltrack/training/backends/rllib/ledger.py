@@ -23,11 +23,17 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from rltrack.training.backends.rllib.reports import Began, Finished, Item, RunnerReport
-from rltrack.training.episodes import EpisodeBook, LiveEpisode, episode_metrics, trades_of, win_of
+from rltrack.training.episodes import (
+    BookCounters,
+    EpisodeBook,
+    episode_metrics,
+    trades_of,
+    win_of,
+)
 from rltrack.training.events import EpisodeStatus, EventSink
 
 
-class RunnerLedger:
+class RunnerLedger(BookCounters):
     def __init__(
         self,
         sink: EventSink,
@@ -57,22 +63,6 @@ class RunnerLedger:
     @property
     def timesteps(self) -> int:
         return self.start_timestep + self.trained
-
-    @property
-    def live(self) -> dict[int, LiveEpisode]:
-        return self.book.live
-
-    @property
-    def started(self) -> int:
-        return self.book.started
-
-    @property
-    def finished(self) -> int:
-        return self.book.finished
-
-    @property
-    def last_index(self) -> int | None:
-        return self.started - 1 if self.started else None
 
     def mean_recent_reward(self) -> float | None:
         return self.book.mean_recent_reward()
