@@ -53,7 +53,7 @@ class TrainConfig(BaseModel):
     backend: str | None = Field(
         None,
         description=f"Training backend: {', '.join(BACKENDS)}; default: the algorithm's own "
-        "(actor-learner for iqn, sb3 for the others).",
+        "(actor-learner for iqn, rllib for appo and impala, sb3 for the others).",
     )
     num_envs: int = Field(1, ge=1, le=256, description="Parallel environments.")
     vec_env: Literal["dummy", "subproc"] = Field(

@@ -68,7 +68,8 @@ def load_policy(
     try:
         if algorithm == "iqn":
             return IqnView(path, action_space, observation_space, deterministic)
-        if algorithm not in ACTOR_CRITIC + Q_LEARNERS:
+        # SB3's own views for SB3's runs; any other backend plays through its loader.
+        if algorithm not in ACTOR_CRITIC + Q_LEARNERS or backend not in (None, "sb3"):
             if backend is None or backend not in registry.names():
                 raise VideoError(f"algorithm {algorithm!r}: the video cannot play its checkpoints")
             return ActionView(
