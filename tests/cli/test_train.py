@@ -206,6 +206,7 @@ def test_exception_in_env_fails_the_run(cli: Cli) -> None:
         (("--env", "nosuchmodule:Coin-v0"), "run from the folder that holds nosuchmodule.py"),
         (("--algo", "maskable_ppo", "--env", "CartPole-v1"), "action_masks()"),
         (("--set", "hyperparams.policy_kwargs.optimizer_class=torch.optim.Nope"), "Nope"),
+        (("--tensorboard", "/proc/no/such/dir"), "--tensorboard /proc/no/such/dir: cannot write"),
     ],
 )
 def test_bad_input_is_one_clear_line(cli: Cli, args: tuple[str, ...], needle: str) -> None:

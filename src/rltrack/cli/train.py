@@ -234,9 +234,12 @@ def _train(cfg: Any, store: Any, parent: Run | None, tensorboard: Path | None) -
         err.print(f"[green]database back[/]: {n} spooled records replayed", highlight=False)
 
     try:
-        recorder = open_recorder(store, store.url, run_id, on_outage=outage, on_recovered=recovered)
         extras = [make_sink("tensorboard", str(tensorboard))] if tensorboard else []
-    except (RecordingError, OSError) as exc:
+    except OSError as exc:
+        fail(f"--tensorboard {tensorboard}: cannot write event files there ({exc.strerror or exc})")
+    try:
+        recorder = open_recorder(store, store.url, run_id, on_outage=outage, on_recovered=recovered)
+    except RecordingError as exc:
         fail(str(exc))
     logger, spool, run_dir = recorder.logger, recorder.spool, recorder.run_dir
     sink = Sinks(logger, extras) if extras else logger
