@@ -11,12 +11,20 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from pydantic import Field
 
 from rltrack.envs import make_env
+from rltrack.training.backends.registry import BackendSettings
 from rltrack.training.checkpoints import CheckpointManager
 from rltrack.training.context import TrainContext, TrainResult
 from rltrack.training.episodes import EpisodeTracker
 from rltrack.training.evaluate import Policy, PolicyLoader
+
+
+class ToySettings(BackendSettings):
+    """The toy's own setting: the registry makes it a config key and a `--sticky` flag."""
+
+    sticky: float = Field(0.0, ge=0.0, le=1.0, title="chance of repeating the last action.")
 
 
 class RandomBackend:
@@ -32,6 +40,7 @@ class RandomBackend:
             ctx.sink, ctx.run_id, ctx.checkpoint_dir, suffix=".json"
         )
         self.steps = 0
+        self.sticky = ToySettings.of(ctx.config).sticky
 
     @property
     def timesteps(self) -> int:
@@ -52,8 +61,10 @@ class RandomBackend:
         rng = np.random.default_rng(cfg.seed)
         self.env.reset(seed=cfg.seed)
         self.tracker.start(0, 0)
+        action = 0
         while self.steps < cfg.total_timesteps and not self.ctx.stop.requested:
-            action = int(rng.integers(self.env.action_space.n))  # type: ignore[attr-defined]
+            if rng.random() >= self.sticky:
+                action = int(rng.integers(self.env.action_space.n))  # type: ignore[attr-defined]
             _, reward, terminated, truncated, info = self.env.step(action)
             self.steps += 1
             done = terminated or truncated

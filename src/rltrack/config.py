@@ -18,7 +18,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -36,9 +38,15 @@ class ConfigError(ValueError):
 
 
 class TrainConfig(BaseModel):
-    """Everything `rltrack train` needs. Saved with the run as its hyperparameters."""
+    """Everything `rltrack train` needs. Saved with the run as its hyperparameters.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Besides the fields below, a config holds the settings of its backend (``num_actors`` for
+    the actor-learner, ``num_env_runners`` for rllib, ...): each backend declares them in the
+    registry, and they are validated here, as top-level keys, with their defaults filled in
+    (read them with the backend's ``BackendSettings.of(config)``). Another backend's setting,
+    or a key nobody declares, is an error."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     algo: str = Field(
         "ppo", description=f"Algorithm: {', '.join(ALGORITHMS)} (each trained by a backend)."
@@ -58,36 +66,6 @@ class TrainConfig(BaseModel):
     num_envs: int = Field(1, ge=1, le=256, description="Parallel environments.")
     vec_env: Literal["dummy", "subproc"] = Field(
         "dummy", description="How parallel envs run: in-process (dummy) or one process each."
-    )
-    num_actors: int = Field(
-        2,
-        ge=0,
-        le=64,
-        description="actor-learner: actor processes per agent, each stepping num_envs envs; "
-        "0 runs one actor and the learner serially in the main process (tests, debugging).",
-    )
-    agents: int = Field(
-        1,
-        ge=1,
-        le=32,
-        description="actor-learner: independent agents trained side by side, each with its own "
-        "actors, learner and shared model; total_timesteps is split evenly between them.",
-    )
-    num_env_runners: int = Field(
-        2,
-        ge=0,
-        le=256,
-        description="rllib: Ray actors that step the envs (RLlib's EnvRunners); 0 steps them in "
-        "the driver process.",
-    )
-    num_envs_per_env_runner: int = Field(
-        1, ge=1, le=256, description="rllib: envs each env runner steps side by side."
-    )
-    ray_address: str | None = Field(
-        None,
-        min_length=1,
-        description="rllib: the Ray cluster to join (auto, or HOST:PORT of a head node); "
-        "default: a local Ray started for the run and stopped after it.",
     )
     total_timesteps: int = Field(100_000, gt=0, description="Environment steps to train for.")
     seed: int | None = Field(0, ge=0, description="Random seed (None: not seeded).")
@@ -172,6 +150,50 @@ class TrainConfig(BaseModel):
             )
         return self
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _no_unknown_keys(cls, data: Any, handler: ModelWrapValidatorHandler[TrainConfig]) -> Any:
+        """A key that neither the config nor any backend declares, reported with the other
+        problems (a config allows extra keys: its backend's settings)."""
+        unknown = []
+        if isinstance(data, Mapping):
+            unknown = [
+                unknown_setting(str(k))
+                for k in data
+                if k not in cls.model_fields and registry.owner_of(str(k)) is None
+            ]
+        try:
+            config = handler(data)
+        except ValidationError as exc:
+            if not unknown:
+                raise
+            raise ValueError("; ".join([*map(_problem, exc.errors()), *unknown])) from None
+        if unknown:
+            raise ValueError("; ".join(unknown))
+        return config
+
+    @model_validator(mode="after")
+    def _backend_settings(self, info: ValidationInfo) -> TrainConfig:
+        given = dict(self.model_extra or {})
+        spec = registry.get(self.resolved_backend)
+        # How the caller wrote each setting: `--num-actors` on the command line.
+        written = (info.context or {}).get("written", {})
+        for key in given:
+            owner = registry.owner_of(key)
+            if owner is not None and owner is not spec:
+                raise ValueError(
+                    f"{written.get(key, key)} is for the {owner.name} backend (--algo "
+                    f"{', '.join(owner.algorithms)}); {self.algo} trains with {spec.describe}"
+                )
+        model = spec.settings_model()
+        if model is not None:
+            try:
+                resolved = model.model_validate(given)
+            except ValidationError as exc:
+                raise ValueError("; ".join(map(_problem, exc.errors()))) from None
+            object.__setattr__(self, "__pydantic_extra__", resolved.model_dump())
+        return self
+
     @field_validator("env")
     @classmethod
     def _env_not_blank(cls, v: str) -> str:
@@ -199,65 +221,12 @@ class TrainConfig(BaseModel):
         return self.backend if self.backend is not None else registry.default_backend(self.algo)
 
 
-# Presets are data: a mode picks overrides, common ones first, then the algorithm's own.
+# Presets are data: a mode's common settings here, then the algorithm's own, which the backend
+# that trains it declares in the registry (SB3's n_steps means nothing to RLlib's PPO).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "smoke": {
-        "common": {"total_timesteps": 4096, "checkpoint_every_steps": 1024},
-        "ppo": {"hyperparams": {"n_steps": 128, "batch_size": 64, "n_epochs": 4}},
-        "maskable_ppo": {"hyperparams": {"n_steps": 128, "batch_size": 64, "n_epochs": 4}},
-        "a2c": {"hyperparams": {"n_steps": 8}},
-        "dqn": {
-            "hyperparams": {
-                "learning_starts": 500, "buffer_size": 10_000, "exploration_fraction": 0.5,
-                "train_freq": 4, "target_update_interval": 500,
-            }
-        },
-        "qrdqn": {
-            "hyperparams": {
-                "learning_starts": 500, "buffer_size": 10_000, "exploration_fraction": 0.5,
-                "train_freq": 4, "target_update_interval": 500,
-            }
-        },
-        # Small and quick (well under a minute with 2 actors on 2 cores), yet long enough to
-        # show a few hundred learner updates, dozens of publishes and epsilon going down.
-        "iqn": {
-            "hyperparams": {
-                "learning_starts": 256, "buffer_size": 10_000, "batch_size": 32,
-                "hidden_sizes": [64, 64], "n_quantiles": 16, "n_target_quantiles": 16,
-                "k_quantiles": 8, "target_update_interval": 100, "publish_interval": 5,
-                "epsilon_decay_steps": 300, "epsilon_decay_freq": 10,
-            }
-        },
-        # RLlib (the rllib backend): a tiny train batch, so that a smoke run takes ~16 quick
-        # iterations. A "<backend>:<algo>" entry replaces the algorithm's own for that backend.
-        "rllib:ppo": {
-            "hyperparams": {
-                "train_batch_size_per_learner": 256, "minibatch_size": 64, "num_epochs": 4,
-            }
-        },
-        "rllib:appo": {"hyperparams": {"train_batch_size_per_learner": 256}},
-        "rllib:impala": {"hyperparams": {"train_batch_size_per_learner": 256}},
-        "rllib:dqn": {
-            "hyperparams": {
-                "num_steps_sampled_before_learning_starts": 500, "train_batch_size_per_learner": 32,
-                "replay_buffer_config": {"capacity": 10_000},
-                "epsilon": [[0, 1.0], [2000, 0.05]], "target_network_update_freq": 500,
-            }
-        },
-    },
-    "full": {
-        "common": {"total_timesteps": 200_000, "checkpoint_every_steps": 20_000},
-        "dqn": {
-            # rl-zoo's tuned CartPole-v1 settings.
-            "hyperparams": {
-                "learning_rate": 2.3e-3, "batch_size": 64, "buffer_size": 100_000,
-                "learning_starts": 1000, "gamma": 0.99, "target_update_interval": 10,
-                "train_freq": 256, "gradient_steps": 128, "exploration_fraction": 0.16,
-                "exploration_final_eps": 0.04, "policy_kwargs": {"net_arch": [256, 256]},
-            }
-        },
-    },
-}  # fmt: skip
+    "smoke": {"common": {"total_timesteps": 4096, "checkpoint_every_steps": 1024}},
+    "full": {"common": {"total_timesteps": 200_000, "checkpoint_every_steps": 20_000}},
+}
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -271,18 +240,16 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def preset(mode: str | None, algo: str, backend: str | None = None) -> dict[str, Any]:
-    """The preset's common overrides, then the algorithm's: the ``"<backend>:<algo>"`` entry of
-    the backend that trains it (``backend``, else the algorithm's default) when there is one,
-    else the plain ``algo`` entry (SB3's ``n_steps`` means nothing to RLlib's PPO)."""
+    """The preset's common settings, then those the backend that trains ``algo`` (``backend``,
+    else the algorithm's default) declares for it."""
     if mode is None:
         return {}
     if mode not in PRESETS:
         raise ConfigError(f"mode: unknown preset {mode!r}; choose one of {', '.join(PRESETS)}")
-    p = PRESETS[mode]
     if backend is None and algo in registry.algorithms():
         backend = registry.default_backend(algo)
-    own = p.get(f"{backend}:{algo}")
-    return deep_merge(p.get("common", {}), own if own is not None else p.get(algo, {}))
+    own = registry.get(backend).preset(mode, algo) if backend in registry.names() else {}
+    return deep_merge(PRESETS[mode]["common"], dict(own))
 
 
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -344,23 +311,36 @@ def build_config(
     file: str | os.PathLike[str] | None = None,
     overrides: dict[str, Any] | None = None,
     base: dict[str, Any] | None = None,
+    written: Mapping[str, str] | None = None,
 ) -> TrainConfig:
-    """base (a resumed run's config) < preset < file < overrides, validated once."""
-    from_file = deep_merge(base or {}, read_yaml(file) if file is not None else {})
+    """base (a resumed run's config) < preset < file < overrides, validated once. ``written``
+    says how the caller wrote a setting (``{"num_actors": "--num-actors"}``), for messages."""
+    file_data = read_yaml(file) if file is not None else {}
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    mode = overrides.get("mode", from_file.get("mode"))
-    algo = overrides.get("algo", from_file.get("algo", "ppo"))
-    backend = overrides.get("backend", from_file.get("backend"))
-    merged = deep_merge(
-        preset(mode, str(algo), backend if isinstance(backend, str) else None), from_file
+    layers = (overrides, file_data, base or {})
+    mode = next((d["mode"] for d in layers if "mode" in d), None)
+    algo = str(next((d["algo"] for d in layers if "algo" in d), "ppo"))
+    backend = next((d["backend"] for d in layers if d.get("backend") is not None), None)
+    backend = backend if isinstance(backend, str) else None
+    # The settings of another backend in the run a config is taken from (--like, --resume)
+    # are that run's, not this one's: a recorded sb3 run of before the registry holds them all.
+    resolved = backend or (
+        registry.default_backend(algo) if algo in registry.algorithms() else None
     )
+    inherited = {
+        k: v
+        for k, v in (base or {}).items()
+        if (owner := registry.owner_of(k)) is None or owner.name == resolved
+    }
+    from_file = deep_merge(inherited, file_data)
+    merged = deep_merge(preset(mode, algo, backend), from_file)
     merged = deep_merge(merged, overrides)
     for section in ("hyperparams", "env_kwargs"):
         if isinstance(merged.get(section), dict):
             merged[section] = read_exponents(merged[section])
     source = f" (in {file} or the command line)" if file else ""
     try:
-        return TrainConfig.model_validate(merged)
+        return TrainConfig.model_validate(merged, context={"written": dict(written or {})})
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc) + source) from None
 
@@ -383,22 +363,24 @@ def read_exponents(value: Any) -> Any:
     return value
 
 
+def unknown_setting(field: str) -> str:
+    known = ", ".join([*TrainConfig.model_fields, *registry.settings_fields()])
+    hint = f" (an algorithm argument? write it as hyperparams.{field})" if "." not in field else ""
+    return f"{field}: unknown setting{hint}; known settings are {known}"
+
+
+def _problem(err: Any) -> str:
+    field = ".".join(str(p) for p in err["loc"]) or "config"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return unknown_setting(field)
+    if not err["loc"]:  # a rule across settings: its message names them
+        return msg
+    return f"{field}: {msg} (got {err.get('input')!r})"
+
+
 def format_validation_error(exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "config"
-        if err["type"] == "extra_forbidden":
-            known = ", ".join(TrainConfig.model_fields)
-            hint = ""
-            if len(err["loc"]) == 1:
-                hint = f" (an algorithm argument? write it as hyperparams.{field})"
-            problems.append(f"{field}: unknown setting{hint}; known settings are {known}")
-        elif not err["loc"]:  # a rule across settings: its message names them
-            problems.append(err["msg"].removeprefix("Value error, "))
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{field}: {msg} (got {err.get('input')!r})")
-    return "config error: " + "; ".join(problems)
+    return "config error: " + "; ".join(map(_problem, exc.errors()))
 
 
 # -- comparing configs ----------------------------------------------------------------------------

@@ -50,6 +50,11 @@ def test_smoke_ppo_on_two_runners_and_evaluate(cli: Cli) -> None:
     assert "final.zip" in evaluated.stdout
     (evaluation,) = cli("show", run_id, "--json").json()["evaluations"]
     assert evaluation["episodes"] == 2 and evaluation["mean_reward"] > 0
+    # rltrack video plays RLlib's PPO module through the registry's loader (an ActionView).
+    video = cli("video", run_id, "--total-seconds", "2", timeout=240)
+    assert video.code == 0, video.stderr
+    [mp4] = (cli.home / "runs" / run_id / "videos").glob("*.mp4")
+    assert mp4.stat().st_size > 1000
 
 
 def test_sigterm_drains_stops_with_143_and_the_video_plays_it(cli: Cli) -> None:

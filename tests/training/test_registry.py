@@ -7,8 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
-from rltrack.config import ConfigError, build_config
+from rltrack.cli.train import with_backend_flags
+from rltrack.config import PRESETS, ConfigError, build_config
 from rltrack.evaluator import plan, run_plan
 from rltrack.tracking.logger import RunLogger
 from rltrack.tracking.store import open_store
@@ -17,9 +20,16 @@ from rltrack.training.backends.registry import BackendSpec
 from rltrack.training.context import TrainContext
 from rltrack.training.runner import run_training
 from rltrack.video.policy import ActionView, load_policy
+from tests.toy_backend import ToySettings
 
 TOY = BackendSpec(
-    name="toy", module="tests.toy_backend", algorithms=("random",), default_for=("random",)
+    name="toy",
+    module="tests.toy_backend",
+    algorithms=("random",),
+    default_for=("random",),
+    settings="tests.toy_backend:ToySettings",
+    presets={"smoke": {"random": {"sticky": 0.25, "total_timesteps": 500}}},
+    describe="the toy backend, which plays at random",
 )
 
 
@@ -51,6 +61,7 @@ def test_one_module_and_one_registration_train_evaluate_and_film(tmp_path: Path)
 
     run = store.get_run("toy-run")
     assert run.backend == "toy" and run.config["hyperparams"] == {"seed": 3}
+    assert run.config["sticky"] == 0.0  # its own setting, recorded with its default
     episodes = store.list_episodes(run.id)
     assert [e.index for e in episodes] == list(range(len(episodes))) and episodes
     assert sum(e.steps or 0 for e in episodes) == 300
@@ -78,3 +89,49 @@ def test_an_unknown_backend_or_algorithm_is_refused_by_name() -> None:
         build_config(overrides={"backend": "toy"})
     with pytest.raises(ConfigError, match="unknown algorithm"):
         build_config(overrides={"algo": "random"})
+
+
+@pytest.mark.usefixtures("toy_registered")
+def test_a_backends_own_settings_and_presets_come_from_its_registration() -> None:
+    cfg = build_config(overrides={"algo": "random", "mode": "smoke"})
+    assert (ToySettings.of(cfg).sticky, cfg.total_timesteps) == (0.25, 500)
+    assert cfg.checkpoint_every_steps == PRESETS["smoke"]["common"]["checkpoint_every_steps"]
+    assert build_config(overrides={"algo": "random", "sticky": 0.5}).model_dump()["sticky"] == 0.5
+    with pytest.raises(ConfigError, match=r"sticky: Input should be less than or equal to 1"):
+        build_config(overrides={"algo": "random", "sticky": 2})
+    # Another backend's setting names its backend, in a config file as on the command line.
+    with pytest.raises(ConfigError, match="sticky is for the toy backend .--algo random.; ppo "):
+        build_config(overrides={"algo": "ppo", "sticky": 0.5})
+    with pytest.raises(ConfigError, match="--num-actors is for the actor-learner backend"):
+        build_config(overrides={"algo": "random", "num_actors": 2},
+                     written={"num_actors": "--num-actors"})  # fmt: skip
+    # A config taken from a run of another backend (--like) leaves that backend's settings.
+    like = build_config(base={"algo": "random", "sticky": 0.75, "num_env_runners": 3})
+    assert like.model_dump()["sticky"] == 0.75 and "num_env_runners" not in like.model_dump()
+
+
+@pytest.mark.usefixtures("toy_registered")
+def test_a_backends_settings_are_flags_of_the_train_command() -> None:
+    seen: dict[str, object] = {}
+
+    def command(total_timesteps: int | None = None, **backend_settings: object) -> None:
+        seen.update(total_timesteps=total_timesteps, **backend_settings)
+
+    app = typer.Typer()
+    app.command()(with_backend_flags(command))
+    app.command("other")(lambda: None)
+    result = CliRunner().invoke(app, ["command", "--sticky", "0.5", "--total-timesteps", "9"])
+    assert result.exit_code == 0, result.output
+    assert seen["sticky"] == 0.5 and seen["total_timesteps"] == 9 and seen["num_actors"] is None
+    result = CliRunner().invoke(app, ["command", "--sticky", "lots"])
+    assert result.exit_code == 2 and "Invalid value for '--sticky'" in result.output
+    help_text = CliRunner().invoke(app, ["command", "--help"], env={"COLUMNS": "200"}).output
+    assert "toy: chance of repeating the last action" in help_text
+
+
+def test_every_backend_setting_is_a_train_flag() -> None:
+    from rltrack.cli import app
+
+    text = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
+    for name, (spec, info) in registry.settings_fields().items():
+        assert f"--{name.replace('_', '-')} " in text and f"{spec.name}: {info.title}" in text

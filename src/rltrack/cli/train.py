@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -22,7 +24,29 @@ from rltrack.tracking.entities import Run
 from rltrack.training.backends import registry
 
 
+def with_backend_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with a ``--flag`` for every setting a registered backend declares (from its
+    pydantic field: its type, and its title as the help), passed to it in ``**backend_settings``."""
+    signature = inspect.signature(command, eval_str=True)
+    params = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    flags = []
+    for name, (spec, info) in registry.settings_fields().items():
+        kind = info.annotation if info.annotation is not None else str
+        help_text = f"{spec.name}: {info.title or info.description or name}"
+        annotation = Annotated[kind | None, typer.Option(help=help_text)]  # type: ignore[valid-type]
+        flags.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                       annotation=annotation))  # fmt: skip
+        command.__annotations__[name] = annotation
+    at = next(i for i, p in enumerate(params) if p.name == "total_timesteps")
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*params[:at], *flags, *params[at:]]
+    )
+    return command
+
+
 @app.command()
+@with_backend_flags
 def train(
     algo: Annotated[str | None, typer.Option(help=f"Algorithm: {', '.join(ALGORITHMS)}.")] = None,
     env: Annotated[str | None, typer.Option(help="Gymnasium env id.")] = None,
@@ -35,24 +59,6 @@ def train(
     ] = None,
     num_envs: Annotated[int | None, typer.Option(help="Parallel environments.")] = None,
     vec_env: Annotated[str | None, typer.Option(help="dummy or subproc.")] = None,
-    num_actors: Annotated[
-        int | None,
-        typer.Option(help="actor-learner: actor processes per agent (0: serial, one process)."),
-    ] = None,
-    agents: Annotated[
-        int | None, typer.Option(help="actor-learner: independent agents trained side by side.")
-    ] = None,
-    num_env_runners: Annotated[
-        int | None,
-        typer.Option(help="rllib: Ray env runners stepping envs (0: in the driver process)."),
-    ] = None,
-    num_envs_per_env_runner: Annotated[
-        int | None, typer.Option(help="rllib: envs each env runner steps side by side.")
-    ] = None,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(help="rllib: Ray cluster to join (auto or HOST:PORT; default: a local Ray)."),
-    ] = None,
     total_timesteps: Annotated[int | None, typer.Option(help="Environment steps.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     run_name: Annotated[str | None, typer.Option(help="Name of the run.")] = None,
@@ -109,16 +115,14 @@ def train(
         ),
     ] = None,
     db: DbOpt = None,
+    **backend_settings: Any,
 ) -> None:
     """Train an agent and record the whole run."""
     from rltrack.envs import UnknownEnvError, check_env_id
 
     overrides: dict[str, Any] = {
         "algo": algo, "env": env, "mode": mode, "backend": backend, "num_envs": num_envs,
-        "vec_env": vec_env, "num_actors": num_actors, "agents": agents,
-        "num_env_runners": num_env_runners, "num_envs_per_env_runner": num_envs_per_env_runner,
-        "ray_address": ray_address,
-        "total_timesteps": total_timesteps, "seed": seed,
+        "vec_env": vec_env, **backend_settings, "total_timesteps": total_timesteps, "seed": seed,
         "run_name": run_name, "agent_id": agent_id, "tags": tuple(tag) if tag else None,
         "device": device, "torch_threads": torch_threads,
         "checkpoint_every_steps": checkpoint_every_steps,
@@ -144,7 +148,10 @@ def train(
             store, source = open_run(db, ref)
             parent = source if resume else None
             base = {k: v for k, v in source.config.items() if k not in ("run_name", "mode")}
-        cfg = build_config(file=config, overrides=overrides, base=base)
+        flags = {
+            k: f"--{k.replace('_', '-')}" for k, v in backend_settings.items() if v is not None
+        }
+        cfg = build_config(file=config, overrides=overrides, base=base, written=flags)
         check_env_id(cfg.env)
     except (ConfigError, UnknownEnvError) as exc:
         fail(str(exc))
@@ -159,17 +166,6 @@ def train(
                     f"{flag} {now}: --resume continues run {parent.id[:8]}, which trained {then}; "
                     f"leave {flag} out, or start a new run without --resume"
                 )
-    spec = registry.get(cfg.resolved_backend)
-    for option, given in (
-        ("num_actors", num_actors), ("agents", agents), ("num_env_runners", num_env_runners),
-        ("num_envs_per_env_runner", num_envs_per_env_runner), ("ray_address", ray_address),
-    ):  # fmt: skip
-        owner = registry.owner_of(option)
-        if given is not None and owner is not None and owner is not spec:
-            fail(
-                f"--{option.replace('_', '-')} is for the {owner.name} backend (--algo "
-                f"{', '.join(owner.algorithms)}); {cfg.algo} trains with {spec.describe}"
-            )
     if cfg.device == "cuda":
         import torch
 

@@ -42,6 +42,7 @@ from rltrack.training.backends.actor_learner.messages import (
     StopLearning,
     TrainingDone,
 )
+from rltrack.training.backends.actor_learner.settings import ActorLearnerSettings
 from rltrack.training.backends.actor_learner.shared import (
     DRAIN,
     HARD_STOP,
@@ -143,10 +144,11 @@ def env_dims(env_id: str, env_kwargs: dict[str, Any]) -> tuple[int, int]:
 
 def agent_ids(cfg: TrainConfig) -> list[str | None]:
     """One agent keeps the configured agent_id; several get ``{agent_id or 'agent'}-{k}``."""
-    if cfg.agents == 1:
+    agents = ActorLearnerSettings.of(cfg).agents
+    if agents == 1:
         return [cfg.agent_id]
     base = cfg.agent_id or "agent"
-    return [f"{base}-{k}" for k in range(cfg.agents)]
+    return [f"{base}-{k}" for k in range(agents)]
 
 
 def split(total: int, parts: int) -> list[int]:
@@ -160,6 +162,7 @@ class ActorLearnerBackend:
     def __init__(self, ctx: TrainContext) -> None:
         self.ctx = ctx
         cfg = ctx.config
+        self.opts = ActorLearnerSettings.of(cfg)
         check_ranges(cfg)
         self.iqn = iqn_config(cfg.hyperparams)
         self.device = resolve_device(cfg.device)
@@ -174,9 +177,9 @@ class ActorLearnerBackend:
         self.resume: dict[str, Any] | None = None
         if ctx.resume_checkpoint is not None:
             self.resume = self._resume_payload(ctx.resume_checkpoint)
-        actors_per_agent = max(cfg.num_actors, 1)
+        actors_per_agent = max(self.opts.num_actors, 1)
         owners = []
-        for actor_id in range(actors_per_agent * cfg.agents):
+        for actor_id in range(actors_per_agent * self.opts.agents):
             agent = actor_id // actors_per_agent
             owners.append(
                 SlotOwner(actor_id, agent, self.agent_ids[agent], actor_id * cfg.num_envs)
@@ -188,7 +191,7 @@ class ActorLearnerBackend:
             CheckpointManager(
                 ctx.sink,
                 ctx.run_id,
-                ctx.checkpoint_dir if cfg.agents == 1 else ctx.checkpoint_dir / str(agent_id),
+                ctx.checkpoint_dir if self.opts.agents == 1 else ctx.checkpoint_dir / str(agent_id),
                 keep_last=cfg.keep_checkpoints,
                 every_steps=cfg.checkpoint_every_steps,
                 every_episodes=cfg.checkpoint_every_episodes,
@@ -211,7 +214,7 @@ class ActorLearnerBackend:
         self._started = time.monotonic()
 
     def _resume_payload(self, path: Path) -> dict[str, Any]:
-        if self.ctx.config.agents > 1:
+        if self.opts.agents > 1:
             raise ConfigError(
                 "resume: a run of several agents cannot be resumed yet; resume with --agents 1"
             )
@@ -248,14 +251,14 @@ class ActorLearnerBackend:
     def build_plan(self) -> Plan:
         cfg = self.ctx.config
         ctx = multiprocessing.get_context("spawn")
-        actors_per_agent = max(cfg.num_actors, 1)
+        actors_per_agent = max(self.opts.num_actors, 1)
         start_step = int(self.resume["training_step"]) if self.resume else 0
         schedule = EpsilonSchedule(
             self.iqn.epsilon_start, self.iqn.epsilon_end, self.iqn.epsilon_decay_steps,
             self.iqn.epsilon_decay_freq,
         )  # fmt: skip
         shared: list[AgentShared] = []
-        for agent in range(cfg.agents):
+        for agent in range(self.opts.agents):
             model = SharedModel(
                 ctx, self.obs_dim, self.n_actions, self.iqn,
                 seed=sub_seed(cfg.seed, 2, agent), epsilon=schedule.value(start_step),
@@ -275,10 +278,10 @@ class ActorLearnerBackend:
                 metrics_every_s=LEARNER_METRICS_EVERY_S,
                 threads=self.torch_threads,
             )  # fmt: skip
-            for agent in range(cfg.agents)
+            for agent in range(self.opts.agents)
         ]
         actors = []
-        for agent, share in enumerate(split(cfg.total_timesteps, cfg.agents)):
+        for agent, share in enumerate(split(cfg.total_timesteps, self.opts.agents)):
             for k, quota in enumerate(split(share, actors_per_agent)):
                 actor_id = agent * actors_per_agent + k
                 actors.append(
@@ -308,7 +311,7 @@ class ActorLearnerBackend:
         self.plan = self.build_plan()
         threads = torch.get_num_threads()
         try:
-            if cfg.num_actors > 0:
+            if self.opts.num_actors > 0:
                 self.workers = ProcessWorkers(multiprocessing.get_context("spawn"), self.plan)
             else:
                 torch.set_num_threads(self.torch_threads)
@@ -356,7 +359,7 @@ class ActorLearnerBackend:
             now = time.monotonic()
             if stop.requested and flags.state == RUNNING:
                 flags.set(DRAIN)
-                for agent in range(cfg.agents):
+                for agent in range(self.opts.agents):
                     self._stop_learning(agent)
                 for actor_id in every - self._finished:
                     self._deadlines.setdefault(actor_id, now + cfg.drain_timeout + DRAIN_GRACE_S)
@@ -389,7 +392,7 @@ class ActorLearnerBackend:
                 self._rollout_metrics(now - started)
 
     def _finish(self, final_timeout: float) -> None:
-        for agent in range(self.ctx.config.agents):
+        for agent in range(self.opts.agents):
             self._stop_learning(agent)
         self.tracker.finalize("truncated")
         for agent, manager in enumerate(self.checkpoints):

@@ -17,6 +17,7 @@ import math
 from typing import Any, NamedTuple
 
 from rltrack.config import ConfigError, TrainConfig
+from rltrack.training.backends.rllib.settings import RLlibSettings
 
 # algo -> (module, config class)
 CONFIG_CLASSES = {
@@ -190,6 +191,7 @@ def build_config(
 ) -> Any:
     """The ``AlgorithmConfig`` of the run, validated (a ConfigError when RLlib refuses it)."""
     cls = config_class(cfg.algo)
+    opts = RLlibSettings.of(cfg)
     split = split_hyperparams(cfg.algo, cls, dict(cfg.hyperparams))
     config = cls()
     training, runners, reporting, faults = (
@@ -201,8 +203,8 @@ def build_config(
             config.environment(env_name, env_config=env_config)
             .framework("torch")
             .env_runners(
-                num_env_runners=cfg.num_env_runners,
-                num_envs_per_env_runner=cfg.num_envs_per_env_runner,
+                num_env_runners=opts.num_env_runners,
+                num_envs_per_env_runner=opts.num_envs_per_env_runner,
                 num_cpus_per_env_runner=cpus_per_runner,
                 **runners,
             )

@@ -27,11 +27,13 @@ from rltrack.training.backends.rllib.callbacks import SETTINGS_KEY, EpisodeRecor
 from rltrack.training.backends.rllib.cluster import (
     connect,
     cpus_per_runner,
+    quiet_ray,
     register_env,
 )
 from rltrack.training.backends.rllib.driver import PULL_TIMEOUT_S
 from rltrack.training.backends.rllib.ledger import RunnerLedger
 from rltrack.training.backends.rllib.policy import rllib_loader
+from rltrack.training.backends.rllib.settings import RLlibSettings
 from rltrack.training.checkpoints import CheckpointManager
 from rltrack.training.context import TrainContext, TrainResult
 from rltrack.training.evaluate import (
@@ -93,6 +95,8 @@ class RLlibBackend:
     def __init__(self, ctx: TrainContext) -> None:
         self.ctx = ctx
         cfg = ctx.config
+        opts = RLlibSettings.of(cfg)
+        quiet_ray()  # before RLlib's modules load: some log deprecations as they import
         check_ranges(cfg)
         self.policy = algorithms.module_name(cfg.algo)
         if cfg.policy not in ("auto", self.policy):  # a recorded run names its module
@@ -115,7 +119,7 @@ class RLlibBackend:
             probe_env(cfg.env, eval_env_kwargs(cfg), f"--eval-range {cfg.eval_range!r}: ")
         self.torch_threads = cfg.torch_threads or 1
         self.ledger = RunnerLedger(
-            ctx.sink, ctx.run_id, envs_per_runner=cfg.num_envs_per_env_runner,
+            ctx.sink, ctx.run_id, envs_per_runner=opts.num_envs_per_env_runner,
             agent_id=cfg.agent_id, start_timestep=ctx.resume_timestep,
         )  # fmt: skip
         self.checkpoints = CheckpointManager(
@@ -129,7 +133,7 @@ class RLlibBackend:
             self.config = algorithms.build_config(
                 cfg, register_env(cfg.env, self.env_kwargs),
                 env_config={SETTINGS_KEY: {"trace_every": cfg.trace_every}},
-                cpus_per_runner=cpus_per_runner(self.ray.cpus, cfg.num_env_runners),
+                cpus_per_runner=cpus_per_runner(self.ray.cpus, opts.num_env_runners),
                 gpus_per_learner=self.gpus, callbacks=EpisodeRecorder,
             )  # fmt: skip
             with _threads(self.torch_threads):

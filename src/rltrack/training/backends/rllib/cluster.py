@@ -22,6 +22,7 @@ import gymnasium as gym
 
 from rltrack.config import ConfigError, TrainConfig
 from rltrack.envs import make_env
+from rltrack.training.backends.rllib.settings import RLlibSettings
 
 QUIET = logging.ERROR
 CONNECT_TIMEOUT_S = 5.0  # a --ray-address that accepts no connection in this long is refused
@@ -53,18 +54,19 @@ def connect(cfg: TrainConfig) -> RayConnection:
     import ray
 
     quiet_ray()
-    if cfg.ray_address is not None:
-        _check_reachable(cfg.ray_address)
+    address = RLlibSettings.of(cfg).ray_address
+    if address is not None:
+        _check_reachable(address)
     if ray.is_initialized():
         return RayConnection(False, _address(), _cpus())
     kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": QUIET}
-    if cfg.ray_address is not None:
+    if address is not None:
         try:
-            ray.init(address=cfg.ray_address, **kwargs)
+            ray.init(address=address, **kwargs)
         except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(
-                f"--ray-address {cfg.ray_address}: no Ray cluster to join there ({first}); "
+                f"--ray-address {address}: no Ray cluster to join there ({first}); "
                 "start one with `ray start --head`, or leave --ray-address out for a local Ray"
             ) from None
     else:
