@@ -30,6 +30,7 @@ from rltrack.training.backends import registry
 # What trains what is the backend registry's: config asks it (a leaf module, no backend loaded).
 ALGORITHMS = registry.algorithms()
 BACKENDS = registry.names()
+_DEFAULTS = "; ".join(f"{s.name} for {', '.join(s.default_for)}" for s in registry.backends())
 EPSILON_GREEDY = ("dqn", "qrdqn", "iqn")
 
 
@@ -61,7 +62,7 @@ class TrainConfig(BaseModel):
     backend: str | None = Field(
         None,
         description=f"Training backend: {', '.join(BACKENDS)}; default: the algorithm's own "
-        "(actor-learner for iqn, rllib for appo and impala, sb3 for the others).",
+        f"({_DEFAULTS}).",
     )
     num_envs: int = Field(1, ge=1, le=256, description="Parallel environments.")
     vec_env: Literal["dummy", "subproc"] = Field(
