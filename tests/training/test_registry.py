@@ -106,8 +106,8 @@ def test_a_backends_own_settings_and_presets_come_from_its_registration() -> Non
         build_config(overrides={"algo": "random", "num_actors": 2},
                      written={"num_actors": "--num-actors"})  # fmt: skip
     # A config taken from a run of another backend (--like) leaves that backend's settings.
-    like = build_config(base={"algo": "random", "sticky": 0.75, "num_env_runners": 3})
-    assert like.model_dump()["sticky"] == 0.75 and "num_env_runners" not in like.model_dump()
+    like = build_config(base={"algo": "random", "sticky": 0.75, "num_actors": 3})
+    assert like.model_dump()["sticky"] == 0.75 and "num_actors" not in like.model_dump()
 
 
 @pytest.mark.usefixtures("toy_registered")
