@@ -75,6 +75,12 @@ class TrainConfig(BaseModel):
     )
     agent_id: str | None = Field(None, min_length=1, max_length=255)
     tags: tuple[str, ...] = Field((), description="Free-form labels for filtering runs.")
+    group: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="The group (one experiment: seeds, a sweep) the run joins; made if new.",
+    )
     policy: str = Field(
         "auto",
         description="SB3 policy class name; auto: CnnPolicy for image observations (Atari), "

@@ -22,10 +22,10 @@ from tests.conftest import Cli
 
 EXPECTED_TABLES = {
     "runs", "run_tags", "episodes", "trades", "steps", "metrics", "checkpoints", "artifacts",
-    "evaluations", "episode_blocks",
+    "evaluations", "episode_blocks", "run_groups", "run_group_members",
 }  # fmt: skip
 
-HEAD = "0004"  # the newest migration in src/rltrack/tracking/sql/migrations/versions
+HEAD = "0005"  # the newest migration in src/rltrack/tracking/sql/migrations/versions
 
 
 def table_names(url: str) -> set[str]:

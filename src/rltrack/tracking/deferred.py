@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from rltrack.tracking.entities import (
     Artifact,
@@ -16,6 +17,7 @@ from rltrack.tracking.entities import (
     Episode,
     EpisodeHealth,
     Evaluation,
+    Group,
     Metric,
     Run,
     RunTrade,
@@ -23,6 +25,7 @@ from rltrack.tracking.entities import (
     Trade,
 )
 from rltrack.tracking.store import (
+    BlockPoint,
     EpisodeFilter,
     EpisodeKey,
     EpisodePage,
@@ -181,6 +184,26 @@ class DeferredStore(Store):
 
     def delete_run(self, run_id: str) -> None:
         self._real().delete_run(run_id)
+
+    def create_group(
+        self, name: str, *, kind: str = "manual", description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Group:  # fmt: skip
+        return self._real().create_group(
+            name, kind=kind, description=description, metadata=metadata
+        )
+
+    def get_group(self, ref: str) -> Group:
+        return self._real().get_group(ref)
+
+    def list_groups(self) -> list[Group]:
+        return self._real().list_groups()
+
+    def block_points(self, run_ids: Sequence[str]) -> dict[str, list[BlockPoint]]:
+        return self._real().block_points(run_ids)
+
+    def last_rewards(self, run_ids: Sequence[str], n: int = 100) -> dict[str, list[float]]:
+        return self._real().last_rewards(run_ids, n)
 
 
 __all__ = ["DeferredStore", "UnavailableError"]

@@ -63,6 +63,24 @@ class Run:
     notes: str | None = None
     # Records the store refused and dropped; the cause is metadata["records_lost_cause"].
     records_lost: int = 0
+    group_id: str | None = None
+
+
+GROUP_KINDS = ("seeds", "sweep", "manual")
+
+
+@dataclass
+class Group:
+    """Runs that form one experiment: the seeds of one setting (``rltrack train --seeds``), the
+    trials of a sweep, or runs joined with ``--group NAME`` (manual)."""
+
+    id: str
+    name: str
+    kind: str
+    created_at: dt.datetime
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    runs: int = 0  # how many runs it holds
 
 
 def pick_agent(run: Run, agent: str | None) -> str | None:

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from rltrack.tracking.entities import (
     Artifact,
@@ -18,6 +19,7 @@ from rltrack.tracking.entities import (
     Episode,
     EpisodeHealth,
     Evaluation,
+    Group,
     Metric,
     Run,
     RunTrade,
@@ -82,6 +84,7 @@ class RunFilter:
     started_before: dt.datetime | None = None
     params: tuple[tuple[str, str], ...] = ()
     sort: str = "-start_time"
+    group_id: str | None = None  # runs of this group only
 
     @property
     def statuses(self) -> tuple[str, ...]:
@@ -389,10 +392,49 @@ class Store(abc.ABC):
     ) -> Run:
         """Replace the run's tags and/or notes (None leaves them as they are)."""
 
+    # -- groups: runs that form one experiment ---------------------------------------------
+    @abc.abstractmethod
+    def create_group(
+        self, name: str, *, kind: str = "manual", description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Group:  # fmt: skip
+        """The group called ``name``, made if there is none (an existing one is returned as
+        it is, whatever ``kind``). ``ValueError`` for an unknown kind or an unusable name."""
+
+    @abc.abstractmethod
+    def get_group(self, ref: str) -> Group:
+        """A group by id, unique id prefix or name; :class:`NotFoundError` naming the ref."""
+
+    @abc.abstractmethod
+    def list_groups(self) -> list[Group]:
+        """Every group, newest first, with its count of runs."""
+
+    @abc.abstractmethod
+    def block_points(self, run_ids: Sequence[str]) -> dict[str, list[BlockPoint]]:
+        """Each run's rollup blocks in order (runs without an ended episode get none): what
+        a group's curves are computed from, O(episodes / 100) rows."""
+
+    @abc.abstractmethod
+    def last_rewards(self, run_ids: Sequence[str], n: int = 100) -> dict[str, list[float]]:
+        """The finite rewards of each run's last ``n`` ended episodes, in index order."""
+
     @abc.abstractmethod
     def delete_run(self, run_id: str) -> None:
         """Delete the run and everything recorded for it. Raises :class:`ConflictError`
         while it is running and :class:`NotFoundError` when there is no such run."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockPoint:
+    """One rollup block of a run (episodes ``block * 100`` .. ``block * 100 + 99`` that have
+    ended): the mean of their finite rewards, and where the block ends on each x-axis."""
+
+    block: int
+    last_index: int  # the block's last episode index
+    mean_reward: float
+    rewarded: int  # episodes with a finite reward
+    timestep_max: int | None  # the latest end timestep of its episodes
+    end_unix_max: float | None  # the latest end of its episodes, seconds since the epoch
 
 
 def open_store(url: str, *, create: bool = True) -> Store:

@@ -38,6 +38,8 @@ class RunStarted:
     git_commit: str | None = None
     total_timesteps: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The name of the group the run joins (made, as kind "manual", if there is none yet).
+    group: str | None = None
     time: dt.datetime = field(default_factory=utcnow)
 
 

@@ -126,6 +126,7 @@ def run_training(
             git_commit=git_commit(),
             total_timesteps=cfg.total_timesteps,
             metadata={"run_dir": str(ctx.run_dir.resolve()), "start_timestep": ctx.resume_timestep},
+            group=cfg.group,
     )  # fmt: skip
     try:
         announce(ctx.sink, started)

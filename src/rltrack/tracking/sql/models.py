@@ -91,6 +91,32 @@ class RunRow(Base):
     records_lost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class RunGroupRow(Base):
+    """Runs that form one experiment: the seeds of one setting, the trials of a sweep, or runs
+    a user put together with --group NAME."""
+
+    __tablename__ = "run_groups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # seeds, sweep or manual
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    description: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", Json, default=dict)
+
+
+class RunGroupMemberRow(Base):
+    """The group a run belongs to (at most one): a table of its own, so that adding groups
+    altered no column of runs (SQLite cannot add a named reference in place)."""
+
+    __tablename__ = "run_group_members"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("run_groups.id", ondelete="CASCADE"), index=True
+    )
+
+
 class RunTagRow(Base):
     __tablename__ = "run_tags"
 
@@ -245,6 +271,9 @@ class EpisodeBlockRow(Base):
     steps_sum: Mapped[int] = mapped_column(BigInteger)
     win_n: Mapped[int] = mapped_column(Integer)
     win_sum: Mapped[float] = mapped_column(Float)
+    # The latest end of the block's episodes: its x on a group's curve by timestep or time.
+    timestep_max: Mapped[int | None] = mapped_column(BigInteger)
+    end_unix_max: Mapped[float | None] = mapped_column(Float)
 
 
 Index("ix_episodes_run_status", EpisodeRow.run_id, EpisodeRow.status)

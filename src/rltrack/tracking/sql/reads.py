@@ -33,6 +33,7 @@ from rltrack.tracking.sql.models import (
     ArtifactRow,
     EpisodeRow,
     MetricRow,
+    RunGroupMemberRow,
     RunRow,
     RunTagRow,
     UTCDateTime,
@@ -145,6 +146,9 @@ def run_conditions(
         where.append(or_(*(by_status[s] for s in dict.fromkeys(flt.statuses))))
     if flt.tag is not None:
         where.append(r.id.in_(select(TAGS.c.run_id).where(TAGS.c.tag == flt.tag)))
+    if flt.group_id is not None:
+        members = RunGroupMemberRow.__table__.c
+        where.append(r.id.in_(select(members.run_id).where(members.group_id == flt.group_id)))
     if flt.q:
         where.append(r.name.icontains(flt.q, autoescape=True))
     if flt.started_after is not None:

@@ -18,6 +18,7 @@ Reads then cost O(blocks), a hundredth of the episodes:
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,10 +43,11 @@ _EXTREME_FIELDS = ("", "_idx", "_steps", "_win", "_eps")
 _VALUE_COLUMNS = (
     "ended", "completed", "truncated", "errored", "rewarded", "reward_sum",
     *(f"reward_min{f}" for f in _EXTREME_FIELDS), *(f"reward_max{f}" for f in _EXTREME_FIELDS),
-    "steps_n", "steps_sum", "win_n", "win_sum",
+    "steps_n", "steps_sum", "win_n", "win_sum", "timestep_max", "end_unix_max",
 )  # fmt: skip
 _SELECTED = (EPISODES.c.idx, EPISODES.c.status, EPISODES.c.total_reward, EPISODES.c.steps,
-             EPISODES.c.win, EPISODES.c.epsilon)  # fmt: skip
+             EPISODES.c.win, EPISODES.c.epsilon, EPISODES.c.end_timestep,
+             EPISODES.c.end_time)  # fmt: skip
 # Block ranges read per query when refreshing: bounds the IN/OR list of one statement.
 _RANGES_PER_QUERY = 200
 
@@ -72,12 +74,21 @@ class _Acc:
     steps_sum: int = 0
     win_n: int = 0
     win_sum: float = 0.0
+    timestep_max: int | None = None
+    end_unix_max: float | None = None
 
-    def add(self, idx: int, status: str, reward: Any, steps: Any, win: Any, eps: Any) -> None:
+    def add(
+        self, idx: int, status: str, reward: Any, steps: Any, win: Any, eps: Any,
+        end_timestep: Any = None, end_time: Any = None,
+    ) -> None:  # fmt: skip
         column = _STATUS_COLUMN.get(status)
         if column is None:  # still running: not in any rollup yet
             return
         self.ended += 1
+        if end_timestep is not None:
+            self.timestep_max = _max(self.timestep_max, int(end_timestep))
+        if end_time is not None:
+            self.end_unix_max = _max(self.end_unix_max, _unix(end_time))
         setattr(self, column, getattr(self, column) + 1)
         if reward is not None and math.isfinite(reward):
             self.rewarded += 1
@@ -104,6 +115,8 @@ class _Acc:
             rewarded=self.rewarded + new.rewarded, reward_sum=self.reward_sum + new.reward_sum,
             steps_n=self.steps_n + new.steps_n, steps_sum=self.steps_sum + new.steps_sum,
             win_n=self.win_n + new.win_n, win_sum=self.win_sum + new.win_sum,
+            timestep_max=_max(self.timestep_max, new.timestep_max),
+            end_unix_max=_max(self.end_unix_max, new.end_unix_max),
         )  # fmt: skip
         for side, better in (("min", float.__lt__), ("max", float.__gt__)):
             mine, theirs = _extreme(self, side), _extreme(new, side)
@@ -119,12 +132,21 @@ class _Acc:
         return out
 
 
+def _max(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _unix(t: dt.datetime) -> float:
+    """Seconds since the epoch of a time read back naive (UTC) or given aware."""
+    return (t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)).timestamp()
+
+
 def _extreme(acc: _Acc, side: str) -> tuple[Any, ...]:
     return tuple(getattr(acc, f"reward_{side}{f}") for f in _EXTREME_FIELDS)
 
 
-# (index, status, total reward, steps, win, epsilon) of an episode
-_EpisodeValues = tuple[int, str, Any, Any, Any, Any]
+# (index, status, total reward, steps, win, epsilon, end timestep, end time) of an episode
+_EpisodeValues = tuple[int, str, Any, Any, Any, Any, Any, Any]
 
 
 def _ranges(blocks: Iterable[int]) -> list[tuple[int, int]]:
@@ -167,8 +189,8 @@ def refresh(conn: Connection, run_id: str, blocks: Iterable[int]) -> None:
             .where(ep.run_id == run_id, ep.status != "started", or_(*in_ranges))
             .order_by(ep.idx)
         )
-        for idx, status, reward, steps, win, eps in rows:
-            accs[int(idx) // BLOCK].add(int(idx), status, reward, steps, win, eps)
+        for idx, status, *values in rows:
+            accs[int(idx) // BLOCK].add(int(idx), status, *values)
         _store(conn, run_id, accs)
 
 
@@ -224,14 +246,14 @@ def merge(conn: Connection, run_id: str, episodes: Iterable[_EpisodeValues]) -> 
     values plus the new episodes' (what a recount would give, as none of them was counted).
     Costs O(episodes) in Python and a read of the touched blocks, not a re-read of every
     episode in them: the write path's common case. Rows are (index, status, total reward,
-    steps, win, epsilon)."""
+    steps, win, epsilon, end timestep, end time)."""
     accs: dict[int, _Acc] = {}
     # In index order, so that ties keep the lowest index, as a recount's scan does.
-    for idx, status, reward, steps, win, eps in sorted(episodes, key=lambda e: e[0]):
+    for idx, status, *values in sorted(episodes, key=lambda e: e[0]):
         acc = accs.get(idx // BLOCK)
         if acc is None:
             acc = accs[idx // BLOCK] = _Acc()
-        acc.add(idx, status, reward, steps, win, eps)
+        acc.add(idx, status, *values)
     accs = {b: a for b, a in accs.items() if a.ended}
     if not accs:
         return
@@ -260,7 +282,7 @@ def rebuild(conn: Connection, run_id: str) -> None:
         .order_by(ep.idx)
         .execution_options(yield_per=10_000)
     )
-    for idx, status, reward, steps, win, eps in rows:
+    for idx, status, *values in rows:
         b = int(idx) // BLOCK
         acc = accs.get(b)
         if acc is None:
@@ -268,7 +290,7 @@ def rebuild(conn: Connection, run_id: str) -> None:
                 _store(conn, run_id, accs)
                 accs = {}
             acc = accs[b] = _Acc()
-        acc.add(int(idx), status, reward, steps, win, eps)
+        acc.add(int(idx), status, *values)
     _store(conn, run_id, accs)
 
 

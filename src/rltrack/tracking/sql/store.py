@@ -24,6 +24,7 @@ from rltrack.tracking.entities import (
     Episode,
     EpisodeHealth,
     Evaluation,
+    Group,
     Metric,
     Run,
     RunTrade,
@@ -31,7 +32,7 @@ from rltrack.tracking.entities import (
     Trade,
 )
 from rltrack.tracking.sql import engine as eng
-from rltrack.tracking.sql import episode_reads, health, queries, reads, rollups
+from rltrack.tracking.sql import episode_reads, groups, health, queries, reads, rollups
 from rltrack.tracking.sql.models import (
     ArtifactRow,
     CheckpointRow,
@@ -44,6 +45,7 @@ from rltrack.tracking.sql.models import (
     TradeRow,
 )
 from rltrack.tracking.store import (
+    BlockPoint,
     ConflictError,
     EpisodeFilter,
     EpisodeKey,
@@ -256,6 +258,12 @@ class SqlStore(Store):
         # The ORM attribute "meta" maps to the column "metadata".
         row["metadata"] = row.pop("meta")
         conn.execute(self._insert_ignore(RUNS, ("id",)), [row])
+        if ev.group is not None:
+            group = self._ensure_group(conn, ev.group, "manual", ev.time, None, None)
+            conn.execute(
+                self._insert_ignore(groups.MEMBERS, ("run_id",)),
+                [{"run_id": ev.run_id, "group_id": group.id}],
+            )
         if ev.tags:
             conn.execute(
                 self._insert_ignore(TAGS, ("run_id", "tag")),
@@ -403,7 +411,11 @@ class SqlStore(Store):
             else:
                 rollups.merge(
                     conn, run_id,
-                    ((e.index, e.status, e.total_reward, e.steps, e.win, e.epsilon) for e in eps),
+                    (
+                        (e.index, e.status, e.total_reward, e.steps, e.win, e.epsilon,
+                         e.end_timestep, e.time)
+                        for e in eps
+                    ),
                 )  # fmt: skip
 
     def _started_params(self, started: Sequence[EpisodeStarted]) -> list[tuple[Any, ...]]:
@@ -455,18 +467,18 @@ class SqlStore(Store):
     # -- reads ------------------------------------------------------------------------
     def get_run(self, run_ref: str) -> Run:
         with self._reading() as conn:
-            row = conn.execute(select(RUNS).where(RUNS.c.id == run_ref)).mappings().first()
+            row = (
+                conn.execute(groups.RUNS_WITH_GROUP.where(RUNS.c.id == run_ref)).mappings().first()
+            )
             if row is None:
                 matches = list(
                     conn.execute(
-                        select(RUNS)
-                        .where(
+                        groups.RUNS_WITH_GROUP.where(
                             or_(
                                 RUNS.c.id.startswith(run_ref, autoescape=True),
                                 RUNS.c.name == run_ref,
                             )
-                        )
-                        .limit(5)
+                        ).limit(5)
                     ).mappings()
                 )
                 if not matches or len(run_ref) < 4 and matches[0]["name"] != run_ref:
@@ -487,11 +499,9 @@ class SqlStore(Store):
         unknown status or sort."""
         flt = flt or RunFilter()
         stale, now = stale_after_s(), dt.datetime.now(dt.UTC)
-        stmt = (
-            select(RUNS)
-            .where(*reads.run_conditions(self.dialect, flt, now, stale))
-            .order_by(*reads.run_order(self.dialect, flt.sort, now, stale))
-        )
+        stmt = groups.RUNS_WITH_GROUP.where(
+            *reads.run_conditions(self.dialect, flt, now, stale)
+        ).order_by(*reads.run_order(self.dialect, flt.sort, now, stale))
         if flt.offset:
             stmt = stmt.offset(flt.offset)
         if flt.limit is not None:
@@ -760,6 +770,41 @@ class SqlStore(Store):
                 conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values))
         return self.get_run(run_id)
 
+    # -- groups ---------------------------------------------------------------------------------
+    def _ensure_group(
+        self, conn: Connection, name: str, kind: str, at: dt.datetime,
+        description: str | None, metadata: dict[str, Any] | None,
+    ) -> Group:  # fmt: skip
+        """The group called ``name``, made (of ``kind``) if there is none: an insert that a
+        group of that name, made by another process meanwhile, turns into nothing."""
+        row = groups.new_group_row(name, kind, at, description, metadata)
+        conn.execute(self._insert_ignore(groups.GROUPS, ("name",)), [row])
+        return groups.by_name(conn, name)
+
+    def create_group(
+        self, name: str, *, kind: str = "manual", description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Group:  # fmt: skip
+        now = dt.datetime.now(dt.UTC)
+        with self._writing() as conn:
+            return self._ensure_group(conn, name, kind, now, description, metadata)
+
+    def get_group(self, ref: str) -> Group:
+        with self._reading() as conn:
+            return groups.get(conn, ref)
+
+    def list_groups(self) -> list[Group]:
+        with self._reading() as conn:
+            return groups.listing(conn)
+
+    def block_points(self, run_ids: Sequence[str]) -> dict[str, list[BlockPoint]]:
+        with self._reading() as conn:
+            return groups.block_points(conn, run_ids)
+
+    def last_rewards(self, run_ids: Sequence[str], n: int = 100) -> dict[str, list[float]]:
+        with self._reading() as conn:
+            return groups.last_rewards(conn, run_ids, n)
+
     def delete_run(self, run_id: str) -> None:
         with self._writing() as conn:
             row = (
@@ -948,7 +993,7 @@ def _run_entity(r: Any, stale_s: float | None = None) -> Run:
         seed=r["seed"], tags=list(r["tags"] or []), parent_run_id=r["parent_run_id"],
         error=error, metadata=r["metadata"] or {}, total_timesteps=r["total_timesteps"],
         timesteps=r["timesteps"] or 0, episodes=r["episodes"] or 0, notes=r["notes"],
-        records_lost=r["records_lost"] or 0,
+        records_lost=r["records_lost"] or 0, group_id=r["group_id"],
     )  # fmt: skip
 
 

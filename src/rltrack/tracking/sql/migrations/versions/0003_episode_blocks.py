@@ -1,4 +1,4 @@
-"""episode_blocks: per-run rollups of episodes by blocks of 100 indices, backfilled;
+"""episode_blocks: per-run rollups of episodes by blocks of 100 indices (backfilled by 0005);
 artifacts keyed by (run_id, path); episodes indexed by reward and by steps
 
 Revision ID: 0003
@@ -55,12 +55,8 @@ def upgrade() -> None:
     # Nothing wrote artifacts before this revision: the table is empty, the key cannot fail.
     with op.batch_alter_table("artifacts", schema=None) as batch_op:
         batch_op.create_unique_constraint(op.f("uq_artifacts_run_id"), ["run_id", "path"])
-    # Backfill the runs recorded before this revision, one run at a time.
-    from rltrack.tracking.sql import rollups
-
-    conn = op.get_bind()
-    for (run_id,) in conn.execute(sa.text("SELECT id FROM runs")).all():
-        rollups.rebuild(conn, run_id)
+    # The runs recorded before this revision are backfilled by 0005, which adds the blocks'
+    # last columns: rollups.rebuild writes the blocks as the code has them now.
 
 
 def downgrade() -> None:
