@@ -63,6 +63,7 @@ class Run:
     def __init__(
         self, *, name: str, config: Mapping[str, Any], db: str | None, agent_id: str | None,
         tags: Sequence[str], algorithm: str | None, env_id: str | None,
+        group: str | None = None,
     ) -> None:  # fmt: skip
         self.id = uuid.uuid4().hex
         self.name = name
@@ -83,6 +84,7 @@ class Run:
             seed=_seed_of(config), tags=tuple(dict.fromkeys(tags)), host=socket.gethostname(),
             pid=os.getpid(), git_commit=git_commit(),
             metadata={"run_dir": str(self.run_dir.resolve()), "argv": list(sys.argv)},
+            group=group,
         )  # fmt: skip
         try:
             announce(self.logger, started)
@@ -232,17 +234,20 @@ class Run:
 def init(
     name: str | None = None, *, config: Mapping[str, Any] | None = None, db: str | None = None,
     agent_id: str | None = None, tags: Sequence[str] = (), algorithm: str | None = None,
-    env_id: str | None = None,
+    env_id: str | None = None, group: str | None = None,
 ) -> Run:  # fmt: skip
     """Start recording a run of your own training code; see :class:`Run`. ``db`` as
     ``--db`` (a URL or a SQLite path; default RLTRACK_DATABASE_URL, else SQLite in
     RLTRACK_HOME); ``config``: the run's settings, recorded once (any value: a class by its
-    import path, anything else JSON cannot hold by its repr)."""
+    import path, anything else JSON cannot hold by its repr); ``group``: the group (one
+    experiment, e.g. the seeds of one setting) the run joins, made if new."""
+    if group is not None and not 1 <= len(group) <= 255:
+        raise ValueError(f"group {group!r}: give a name of 1 to 255 characters")
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     default = f"{Path(sys.argv[0]).stem or 'python'}__{stamp}"
     return Run(
         name=name or default, config=config or {}, db=db, agent_id=agent_id, tags=tags,
-        algorithm=algorithm, env_id=env_id,
+        algorithm=algorithm, env_id=env_id, group=group,
     )  # fmt: skip
 
 

@@ -149,3 +149,17 @@ def test_a_server_away_at_start_spools_and_the_spool_replays(
         assert [e.index for e in store.list_episodes(run.id)] == [0, 1, 2]
     finally:
         store.close()
+
+
+def test_runs_of_a_script_join_a_group(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'lib.db'}"
+    for seed in (0, 1):
+        with rltrack.init(f"seed-{seed}", config={"seed": seed}, db=db, group="my-seeds") as run:
+            run.log_episode(float(seed), 10)
+    with pytest.raises(ValueError, match="give a name of 1 to 255 characters"):
+        rltrack.init("bad", db=db, group="")
+    store = open_store(db)
+    group = store.get_group("my-seeds")
+    assert (group.kind, group.runs) == ("manual", 2)
+    assert {store.get_run(f"seed-{s}").group_id for s in (0, 1)} == {group.id}
+    store.close()

@@ -61,6 +61,16 @@ def train(
     vec_env: Annotated[str | None, typer.Option(help="dummy or subproc.")] = None,
     total_timesteps: Annotated[int | None, typer.Option(help="Environment steps.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(help="One run per seed, as one group: 0-4, 0,3,7 or 0-2,9."),
+    ] = None,
+    parallel: Annotated[
+        int | None, typer.Option(min=1, max=64, help="With --seeds: runs at once (default 1).")
+    ] = None,
+    group: Annotated[
+        str | None, typer.Option(help="Group the run joins (made if new); --seeds names theirs.")
+    ] = None,
     run_name: Annotated[str | None, typer.Option(help="Name of the run.")] = None,
     agent_id: Annotated[str | None, typer.Option(help="Agent the run trains.")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Tag (repeatable).")] = None,
@@ -123,6 +133,7 @@ def train(
     overrides: dict[str, Any] = {
         "algo": algo, "env": env, "mode": mode, "backend": backend, "num_envs": num_envs,
         "vec_env": vec_env, **backend_settings, "total_timesteps": total_timesteps, "seed": seed,
+        "group": group,
         "run_name": run_name, "agent_id": agent_id, "tags": tuple(tag) if tag else None,
         "device": device, "torch_threads": torch_threads,
         "checkpoint_every_steps": checkpoint_every_steps,
@@ -147,7 +158,9 @@ def train(
             assert ref is not None
             store, source = open_run(db, ref)
             parent = source if resume else None
-            base = {k: v for k, v in source.config.items() if k not in ("run_name", "mode")}
+            base = {
+                k: v for k, v in source.config.items() if k not in ("run_name", "mode", "group")
+            }
         flags = {
             k: f"--{k.replace('_', '-')}" for k, v in backend_settings.items() if v is not None
         }
@@ -166,6 +179,17 @@ def train(
                     f"{flag} {now}: --resume continues run {parent.id[:8]}, which trained {then}; "
                     f"leave {flag} out, or start a new run without --resume"
                 )
+    seed_list = None
+    if seeds is not None:
+        from rltrack.cli.seeds import parse_seeds
+
+        if seed is not None:
+            fail("--seed and --seeds: give one (--seeds 0-4 trains one run per seed)")
+        if resume:
+            fail("--seeds starts new runs; --resume continues one run: give one of them")
+        seed_list = parse_seeds(seeds)
+    elif parallel is not None:
+        fail("--parallel runs the seeds of --seeds side by side; give --seeds too")
     if cfg.device == "cuda":
         import torch
 
@@ -173,6 +197,10 @@ def train(
             fail("--device cuda: no CUDA device is available here; use --device cpu or auto")
     if store is None:
         store = _store_for_training(db)
+    if seed_list is not None:
+        from rltrack.cli.seeds import train_seeds
+
+        train_seeds(cfg, seed_list, parallel or 1, store, tensorboard)
     _train(cfg, store, parent, tensorboard)
 
 
