@@ -21,7 +21,9 @@ import pytest
 import schemathesis
 from schemathesis.engine import Status, events, from_schema
 
+from rltrack.api.routes.groups import EXAMPLE_GROUPS
 from rltrack.tracking.store import Store
+from tests.analysis.group_runs import group_events, noisy
 from tests.api.trading_run import running_run_events, trading_run_events
 
 KEY = "fuzz-key"
@@ -49,6 +51,7 @@ class Ids:
     episodes: list[int]
     checkpoints: list[int]
     artifacts: list[int]
+    groups: list[str]
 
 
 @pytest.fixture
@@ -60,12 +63,15 @@ def filled(store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ids
     store.write(running_run_events(LIVE, dt.datetime.now(dt.UTC)))
     for run_id in DOOMED:
         store.write(trading_run_events(run_id, tmp_path, episodes=3))
+    for name, level in zip(EXAMPLE_GROUPS, (100.0, 50.0), strict=True):  # as documented
+        store.write(group_events(name, name, seeds=3, episodes=250, reward=noisy(level)))
     page = store.episode_page(TRADING, limit=5)
     return Ids(
         runs=[TRADING, LIVE, TRADING[:6]],  # a prefix names a run too
         episodes=[e.id for e in page.items],
         checkpoints=[c.id for c in store.list_checkpoints(TRADING)],
         artifacts=[a.id for a in store.list_artifacts(TRADING)],
+        groups=[*EXAMPLE_GROUPS, store.get_group(EXAMPLE_GROUPS[0]).id],
     )
 
 
@@ -116,6 +122,8 @@ def config(ids: Ids) -> schemathesis.Config:
                 "checkpoints": {"values": ids.checkpoints},
                 "artifacts": {"values": ids.artifacts},
                 "doomed": {"values": [*DOOMED, LIVE]},
+                "groups": {"values": ids.groups},
+                "group_names": {"values": list(EXAMPLE_GROUPS)},  # a name and an id: one group
             },
             "parameters": {
                 "path.run_id": binding("runs"),
@@ -124,6 +132,8 @@ def config(ids: Ids) -> schemathesis.Config:
                 "path.episode_id": binding("episodes"),
                 "path.checkpoint_id": binding("checkpoints"),
                 "path.artifact_id": binding("artifacts"),
+                "path.group_id": binding("groups"),
+                "query.group": binding("group_names"),
             },
         }
     )
@@ -189,6 +199,9 @@ def test_the_api_conforms_to_its_openapi_document(api: httpx.Client, filled: Ids
         "GET /api/artifacts/{artifact_id}/download": {206},
         "GET /api/training-runs/{run_id}/export": {200},
         "GET /api/compare": {200},
+        "GET /api/groups": {200},
+        "GET /api/groups/{group_id}": {200, 404},
+        "GET /api/groups/compare": {200},
         "GET /api/events": {200},
         "PATCH /api/training-runs/{run_id}": {200, 401},
         "DELETE /api/training-runs/{run_id}": {204, 409, 401},

@@ -10,7 +10,17 @@ from fastapi import FastAPI
 
 from rltrack.api import document, errors, web
 from rltrack.api.contract import DocumentContract
-from rltrack.api.routes import compare, episodes, events, export, files, health, records, runs
+from rltrack.api.routes import (
+    compare,
+    episodes,
+    events,
+    export,
+    files,
+    groups,
+    health,
+    records,
+    runs,
+)
 from rltrack.tracking.store import Store
 
 StoreSource = Store | str | Callable[[], Store]
@@ -62,7 +72,7 @@ def create_app(store_factory_or_url: StoreSource, *, freeze_gc: bool = False) ->
     )
     app.add_middleware(DocumentContract, document=lambda: app.openapi())
     errors.install(app)
-    for module in (health, runs, episodes, records, export, compare, files, events):
+    for module in (health, runs, episodes, records, export, compare, files, events, groups):
         app.include_router(module.router)
     web.install(app)  # last: its catch-all path must not shadow an API route
     document.install(app)

@@ -89,7 +89,9 @@ class DocumentContract:
         queries: dict[str, Query] = {}
         for entry in self.table:
             if entry.pattern.fullmatch(path):
-                queries |= entry.queries
+                # The first path of a method serves it, as the router matches (/api/groups/compare
+                # before /api/groups/{group_id}): its query parameters are the ones that hold.
+                queries = entry.queries | queries
         method = scope["method"]
         if not queries:
             return JSONResponse({"detail": f"no API route {path}"}, status_code=404)
