@@ -20,6 +20,7 @@ from rltrack.api.routes import (
     health,
     records,
     runs,
+    sweeps,
 )
 from rltrack.tracking.store import Store
 
@@ -72,7 +73,7 @@ def create_app(store_factory_or_url: StoreSource, *, freeze_gc: bool = False) ->
     )
     app.add_middleware(DocumentContract, document=lambda: app.openapi())
     errors.install(app)
-    for module in (health, runs, episodes, records, export, compare, files, events, groups):
+    for module in (health, runs, episodes, records, export, compare, files, events, groups, sweeps):
         app.include_router(module.router)
     web.install(app)  # last: its catch-all path must not shadow an API route
     document.install(app)

@@ -349,6 +349,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Groups
+         * @description Every group, newest first, with its kind and its count of runs.
+         */
+        get: operations["list_groups_api_groups_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/groups/compare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compare
+         * @description 2 to 8 groups side by side: each group's aggregate curve and final scores, the performance profiles of their final scores, and the probability of improvement P(X > Y) for every ordered pair, all with 95 % bootstrap intervals. Names that are one group (its id and its name, say) are a 422, as are fewer than two groups.
+         */
+        get: operations["compare_api_groups_compare_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/groups/{group_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Group
+         * @description The group with its runs (status, seed, mean of the last 100 episodes, latest evaluation), its aggregate learning curve (IQM and mean across runs) and its final scores (IQM, median, mean, optimality gap), each with a 95 % bootstrap interval. Runs without an ended episode are listed in `skipped`; with fewer than 2 runs the estimates have no intervals (`notes` says so).
+         */
+        get: operations["get_group_api_groups__group_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sweeps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sweeps
+         * @description Every sweep, newest first, with its trials counted by state and its best value.
+         */
+        get: operations["list_sweeps_api_sweeps_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sweeps/{group_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Sweep
+         * @description The sweep's study: its trials (parameters, state, value, run, intermediate values), the best trial, the optimisation history, parameter importances (empty, with the reason, before two trials complete) and each parameter's values for a parallel-coordinates view.
+         */
+        get: operations["get_sweep_api_sweeps__group_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -387,6 +487,27 @@ export interface components {
              * @description Downloads the file (HTTP Range supported).
              */
             url: string;
+        };
+        /** BootstrapPublic */
+        BootstrapPublic: {
+            /**
+             * Method
+             * @default percentile
+             * @constant
+             */
+            method: "percentile";
+            /**
+             * Confidence
+             * @description Of every interval: 0.95.
+             */
+            confidence: number;
+            /** Resamples */
+            resamples: number;
+            /**
+             * Seed
+             * @description Every bootstrap call's random seed: the same seed, the same CI.
+             */
+            seed: number;
         };
         /** CheckpointPathPublic */
         CheckpointPathPublic: {
@@ -427,6 +548,22 @@ export interface components {
             runs: components["schemas"]["RunPublic"][];
             /** Differing Params */
             differing_params: components["schemas"]["ParamDiffPublic"][];
+        };
+        /** CurvePointPublic */
+        CurvePointPublic: {
+            /**
+             * X
+             * @description Episode index, timestep or seconds since the runs started.
+             */
+            x: number;
+            /** @description Interquartile mean of the runs' rewards at x. */
+            iqm: components["schemas"]["EstimatePublic"];
+            mean: components["schemas"]["EstimatePublic"];
+            /**
+             * Runs
+             * @description Runs the point is computed from.
+             */
+            runs: number;
         };
         /**
          * EpisodeDetailPublic
@@ -600,6 +737,19 @@ export interface components {
             /** Detail */
             detail: string;
         };
+        /**
+         * EstimatePublic
+         * @description A point estimate with its 95 % confidence interval; `low` and `high` are null when there
+         *     is no interval (fewer than 2 runs).
+         */
+        EstimatePublic: {
+            /** Value */
+            value: number | null;
+            /** Low */
+            low: number | null;
+            /** High */
+            high: number | null;
+        };
         /** EvaluationPublic */
         EvaluationPublic: {
             /** Id */
@@ -630,6 +780,191 @@ export interface components {
              */
             created_at: string;
         };
+        /** FinalScoresPublic */
+        FinalScoresPublic: {
+            /**
+             * Source
+             * @description `last_100`: each run's mean reward over its last 100 ended episodes; `evaluation`: the mean reward of each run's latest evaluation of its own policy.
+             * @enum {string}
+             */
+            source: "last_100" | "evaluation";
+            /**
+             * Scores
+             * @description The score of each run, by run id.
+             */
+            scores: {
+                [key: string]: number | null;
+            };
+            iqm: components["schemas"]["EstimatePublic"];
+            median: components["schemas"]["EstimatePublic"];
+            mean: components["schemas"]["EstimatePublic"];
+            /** @description Mean of max(target - score, 0) (lower is better); null without a target. */
+            optimality_gap: components["schemas"]["EstimatePublic"] | null;
+            /**
+             * Note
+             * @description Why there are no intervals, when there are none.
+             */
+            note: string | null;
+        };
+        /** GroupDetailPublic */
+        GroupDetailPublic: {
+            group: components["schemas"]["GroupPublic"];
+            /**
+             * X
+             * @enum {string}
+             */
+            x: "episode" | "timestep" | "time";
+            /**
+             * Curve
+             * @description IQM and mean across the runs at common x points, over the range all runs cover (nothing is extrapolated).
+             */
+            curve: components["schemas"]["CurvePointPublic"][];
+            /**
+             * Curve Note
+             * @description Why the curve is empty or has no intervals.
+             */
+            curve_note: string | null;
+            /** @description Over each run's last 100 episodes; null when no run has an ended episode. */
+            final_scores: components["schemas"]["FinalScoresPublic"] | null;
+            /** @description Over each run's latest evaluation; null when no run was evaluated. */
+            evaluation_scores: components["schemas"]["FinalScoresPublic"] | null;
+            target: components["schemas"]["TargetPublic"];
+            /**
+             * Skipped
+             * @description Runs left out, with the reason.
+             */
+            skipped: components["schemas"]["SkippedRunPublic"][];
+            /** Notes */
+            notes: string[];
+            /** Runs */
+            runs: components["schemas"]["GroupRunPublic"][];
+            /**
+             * Per Run
+             * @description Each run's own curve (with `per_run=true`).
+             */
+            per_run: components["schemas"]["RunCurvePublic"][] | null;
+            bootstrap: components["schemas"]["BootstrapPublic"];
+        };
+        /** GroupPublic */
+        GroupPublic: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "seeds" | "sweep" | "manual";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string | null;
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /**
+             * Runs
+             * @description Runs in the group.
+             */
+            runs: number;
+        };
+        /** GroupRunPublic */
+        GroupRunPublic: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Status */
+            status: string;
+            /** Seed */
+            seed: number | null;
+            /** Algorithm */
+            algorithm: string;
+            /** Env Id */
+            env_id: string;
+            /**
+             * Start Time
+             * Format: date-time
+             */
+            start_time: string;
+            /**
+             * Episodes
+             * @description The run's progress counter of episodes.
+             */
+            episodes: number;
+            /**
+             * Last 100 Mean
+             * @description Mean reward of its last 100 ended episodes (null: none has ended).
+             */
+            last_100_mean: number | null;
+            /**
+             * Last 100 Episodes
+             * @description Episodes that mean is over (100 at most).
+             */
+            last_100_episodes: number;
+            /**
+             * Latest Evaluation
+             * @description Mean reward of its latest evaluation of its own policy (null: none).
+             */
+            latest_evaluation: number | null;
+        };
+        /**
+         * GroupStatsPublic
+         * @description A group's aggregates: its learning curve and its final scores.
+         */
+        GroupStatsPublic: {
+            group: components["schemas"]["GroupPublic"];
+            /**
+             * X
+             * @enum {string}
+             */
+            x: "episode" | "timestep" | "time";
+            /**
+             * Curve
+             * @description IQM and mean across the runs at common x points, over the range all runs cover (nothing is extrapolated).
+             */
+            curve: components["schemas"]["CurvePointPublic"][];
+            /**
+             * Curve Note
+             * @description Why the curve is empty or has no intervals.
+             */
+            curve_note: string | null;
+            /** @description Over each run's last 100 episodes; null when no run has an ended episode. */
+            final_scores: components["schemas"]["FinalScoresPublic"] | null;
+            /** @description Over each run's latest evaluation; null when no run was evaluated. */
+            evaluation_scores: components["schemas"]["FinalScoresPublic"] | null;
+            target: components["schemas"]["TargetPublic"];
+            /**
+             * Skipped
+             * @description Runs left out, with the reason.
+             */
+            skipped: components["schemas"]["SkippedRunPublic"][];
+            /** Notes */
+            notes: string[];
+        };
+        /** GroupsComparePublic */
+        GroupsComparePublic: {
+            /** Groups */
+            groups: components["schemas"]["GroupStatsPublic"][];
+            /**
+             * Profiles
+             * @description Performance profiles of the groups' final scores (last 100 episodes), over one grid of thresholds from the lowest score to the highest.
+             */
+            profiles: components["schemas"]["ProfilePublic"][];
+            /**
+             * Improvements
+             * @description Every ordered pair of groups.
+             */
+            improvements: components["schemas"]["ImprovementPublic"][];
+            bootstrap: components["schemas"]["BootstrapPublic"];
+            /** Notes */
+            notes: string[];
+        };
         /** HealthErrorPublic */
         HealthErrorPublic: {
             /** Detail */
@@ -652,6 +987,59 @@ export interface components {
             /** Database */
             database: string;
         };
+        /** HistoryPointPublic */
+        HistoryPointPublic: {
+            /**
+             * Number
+             * @description A completed trial.
+             */
+            number: number;
+            /** Value */
+            value: number;
+            /**
+             * Best
+             * @description The best value of the trials up to this one.
+             */
+            best: number;
+        };
+        /** ImportancePublic */
+        ImportancePublic: {
+            /** Param */
+            param: string;
+            /**
+             * Importance
+             * @description PED-ANOVA importance (Optuna's); the importances sum to 1.
+             */
+            importance: number;
+        };
+        /** ImprovementPublic */
+        ImprovementPublic: {
+            /**
+             * X
+             * @description A group id.
+             */
+            x: string;
+            /**
+             * Y
+             * @description Another group id.
+             */
+            y: string;
+            /** @description P(X > Y): the probability that a run of x scores above a run of y (ties count half), over their final scores. */
+            probability: components["schemas"]["EstimatePublic"];
+        };
+        /** IntermediateValuePublic */
+        IntermediateValuePublic: {
+            /**
+             * Step
+             * @description Timesteps the run had trained.
+             */
+            step: number;
+            /**
+             * Value
+             * @description Mean reward of its last 100 episodes ended by then.
+             */
+            value: number;
+        };
         /** MetricPointPublic */
         MetricPointPublic: {
             /** Timestep */
@@ -673,6 +1061,44 @@ export interface components {
             /** Sampled */
             sampled: boolean;
         };
+        /** ParallelCoordinatesPublic */
+        ParallelCoordinatesPublic: {
+            /**
+             * Numbers
+             * @description The completed trials, in trial order.
+             */
+            numbers: number[];
+            /**
+             * Values
+             * @description Their objective values.
+             */
+            values: number[];
+            /** Axes */
+            axes: components["schemas"]["ParamAxisPublic"][];
+        };
+        /** ParamAxisPublic */
+        ParamAxisPublic: {
+            /** Param */
+            param: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "float" | "int" | "categorical";
+            /** Log */
+            log: boolean;
+            /** Low */
+            low: number | null;
+            /** High */
+            high: number | null;
+            /** Choices */
+            choices: (number | string | boolean | null)[] | null;
+            /**
+             * Values
+             * @description Each completed trial's value, in the order of `numbers`.
+             */
+            values: (number | string | boolean | null)[];
+        };
         /** ParamDiffPublic */
         ParamDiffPublic: {
             /**
@@ -687,6 +1113,40 @@ export interface components {
             values: {
                 [key: string]: unknown;
             };
+        };
+        /** ProfilePointPublic */
+        ProfilePointPublic: {
+            /** Tau */
+            tau: number;
+            /** @description Fraction of runs whose score is above tau. */
+            fraction: components["schemas"]["EstimatePublic"];
+        };
+        /** ProfilePublic */
+        ProfilePublic: {
+            /** Group Id */
+            group_id: string;
+            /** Points */
+            points: components["schemas"]["ProfilePointPublic"][];
+        };
+        /** RunCurvePointPublic */
+        RunCurvePointPublic: {
+            /** X */
+            x: number;
+            /**
+             * Y
+             * @description The run's mean reward at x (from its 100-episode blocks).
+             */
+            y: number | null;
+        };
+        /** RunCurvePublic */
+        RunCurvePublic: {
+            /** Run Id */
+            run_id: string;
+            /**
+             * Points
+             * @description Over the run's own range of x.
+             */
+            points: components["schemas"]["RunCurvePointPublic"][];
         };
         /** RunMetricsPublic */
         RunMetricsPublic: {
@@ -886,6 +1346,15 @@ export interface components {
             /** Notes */
             notes?: string;
         };
+        /** SkippedRunPublic */
+        SkippedRunPublic: {
+            /** Run Id */
+            run_id: string;
+            /** Name */
+            name: string;
+            /** Reason */
+            reason: string;
+        };
         /** StatSummaryPublic */
         StatSummaryPublic: {
             /** Count */
@@ -913,6 +1382,179 @@ export interface components {
             position: number | null;
             /** Portfolio Value */
             portfolio_value: number | null;
+        };
+        /** SweepPublic */
+        SweepPublic: {
+            /** Group Id */
+            group_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Runs */
+            runs: number;
+            /** Study Name */
+            study_name: string;
+            /**
+             * Direction
+             * @enum {string}
+             */
+            direction: "maximize" | "minimize";
+            /** Objective */
+            objective: string;
+            /** Sampler */
+            sampler: string | null;
+            /** Pruner */
+            pruner: string | null;
+            /**
+             * Settings
+             * @description What the sweep recorded in the study.
+             */
+            settings: {
+                [key: string]: unknown;
+            };
+            /**
+             * Params
+             * @description The parameters searched (config paths).
+             */
+            params: string[];
+            trial_counts: components["schemas"]["SweepTrialCountsPublic"];
+            /** Trials */
+            trials: components["schemas"]["SweepTrialPublic"][];
+            best_trial: components["schemas"]["SweepTrialPublic"] | null;
+            /**
+             * History
+             * @description Optimisation history.
+             */
+            history: components["schemas"]["HistoryPointPublic"][];
+            /**
+             * Importances
+             * @description Most important first.
+             */
+            importances: components["schemas"]["ImportancePublic"][];
+            /**
+             * Importances Note
+             * @description Why `importances` is empty.
+             */
+            importances_note: string | null;
+            parallel_coordinates: components["schemas"]["ParallelCoordinatesPublic"];
+        };
+        /** SweepSummaryPublic */
+        SweepSummaryPublic: {
+            /** Group Id */
+            group_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Runs
+             * @description Runs in the sweep's group (one per trial that started one).
+             */
+            runs: number;
+            /** Study Name */
+            study_name: string;
+            /**
+             * Direction
+             * @enum {string}
+             */
+            direction: "maximize" | "minimize";
+            /**
+             * Objective
+             * @description `last100`: mean reward of the run's last 100 episodes; `evaluation`: its latest evaluation's mean reward.
+             */
+            objective: string;
+            trials: components["schemas"]["SweepTrialCountsPublic"];
+            /** Best Value */
+            best_value: number | null;
+        };
+        /** SweepTrialCountsPublic */
+        SweepTrialCountsPublic: {
+            /**
+             * Complete
+             * @default 0
+             */
+            complete: number;
+            /**
+             * Pruned
+             * @default 0
+             */
+            pruned: number;
+            /**
+             * Fail
+             * @default 0
+             */
+            fail: number;
+            /**
+             * Running
+             * @default 0
+             */
+            running: number;
+            /**
+             * Waiting
+             * @description Queued: parameters to be tried (a retry).
+             * @default 0
+             */
+            waiting: number;
+        };
+        /** SweepTrialPublic */
+        SweepTrialPublic: {
+            /** Number */
+            number: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "COMPLETE" | "PRUNED" | "FAIL" | "RUNNING" | "WAITING";
+            /** Params */
+            params: {
+                [key: string]: number | string | boolean | null;
+            };
+            /**
+             * Value
+             * @description The objective; null unless the trial completed.
+             */
+            value: number | null;
+            /**
+             * Run Id
+             * @description The trial's run (null when none started).
+             */
+            run_id: string | null;
+            /**
+             * Intermediate Values
+             * @description What the pruner compared, by step.
+             */
+            intermediate_values: components["schemas"]["IntermediateValuePublic"][];
+            /** Started At */
+            started_at: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Error
+             * @description Why a failed trial failed.
+             */
+            error: string | null;
+        };
+        /** TargetPublic */
+        TargetPublic: {
+            /**
+             * Value
+             * @description The target score of the optimality gap.
+             */
+            value: number | null;
+            /**
+             * Source
+             * @description `given`: the `target` query parameter; `env`: the environment's reward threshold; null: no target.
+             */
+            source: ("given" | "env") | null;
+            /** Note */
+            note: string | null;
         };
         /** TradePublic */
         TradePublic: {
@@ -2154,6 +2796,261 @@ export interface operations {
             /** @description A parameter or the body breaks the schema, the query has a parameter the route does not take, or the path or the query holds a NUL character. */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_groups_api_groups_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupPublic"][];
+                };
+            };
+            /** @description A parameter or the body breaks the schema, the query has a parameter the route does not take, or the path or the query holds a NUL character. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The database cannot be reached or refused the query. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again (5); absent when waiting will not help (the database schema needs `rltrack db upgrade`). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    compare_api_groups_compare_get: {
+        parameters: {
+            query: {
+                /** @description 2 to 8 groups (id, id prefix or name), the parameter repeated: `group=A&group=B`. */
+                group: string[];
+                /** @description The curve's x axis: `episode` (episode index), `timestep`, or `time` (seconds since each run started). */
+                x?: "episode" | "timestep" | "time";
+                /** @description Curve points, at most (fewer when the runs have fewer blocks of 100 episodes in their common range). */
+                points?: number;
+                /** @description The bootstrap's random seed (same seed, same CIs). */
+                seed?: number;
+                /** @description The target score of the optimality gap; default: the environment's reward threshold (Gymnasium's registry), if it has one. */
+                target?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupsComparePublic"];
+                };
+            };
+            /** @description One of the groups does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A parameter or the body breaks the schema, the query has a parameter the route does not take, or the path or the query holds a NUL character. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The database cannot be reached or refused the query. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again (5); absent when waiting will not help (the database schema needs `rltrack db upgrade`). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    get_group_api_groups__group_id__get: {
+        parameters: {
+            query?: {
+                /** @description The curve's x axis: `episode` (episode index), `timestep`, or `time` (seconds since each run started). */
+                x?: "episode" | "timestep" | "time";
+                /** @description Curve points, at most (fewer when the runs have fewer blocks of 100 episodes in their common range). */
+                points?: number;
+                /** @description The bootstrap's random seed (same seed, same CIs). */
+                seed?: number;
+                /** @description Add each run's own curve. */
+                per_run?: boolean;
+                /** @description The target score of the optimality gap; default: the environment's reward threshold (Gymnasium's registry), if it has one. */
+                target?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The group's id, a prefix of it, or its name. */
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupDetailPublic"];
+                };
+            };
+            /** @description No such group (nor a group whose id starts with, or whose name is, this text). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A parameter or the body breaks the schema, the query has a parameter the route does not take, or the path or the query holds a NUL character. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The database cannot be reached or refused the query. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again (5); absent when waiting will not help (the database schema needs `rltrack db upgrade`). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_sweeps_api_sweeps_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepSummaryPublic"][];
+                };
+            };
+            /** @description A parameter or the body breaks the schema, the query has a parameter the route does not take, or the path or the query holds a NUL character. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The database cannot be reached or refused the query. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again (5); absent when waiting will not help (the database schema needs `rltrack db upgrade`). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    get_sweep_api_sweeps__group_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The sweep group's id, a prefix of it, or its name. */
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepPublic"];
+                };
+            };
+            /** @description No such group (by id, a prefix of it, or its name), or the group is not a sweep. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A parameter or the body breaks the schema, the query has a parameter the route does not take, or the path or the query holds a NUL character. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The database cannot be reached or refused the query. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again (5); absent when waiting will not help (the database schema needs `rltrack db upgrade`). */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
