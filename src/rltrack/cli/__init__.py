@@ -14,7 +14,7 @@ from rltrack.cli.common import app, err, flowing_help
 
 # Importing a module registers its commands; `rltrack --help` lists them in this order.
 # isort: off
-from rltrack.cli import train, sweep, query, play, manage, serve  # noqa: F401, E402
+from rltrack.cli import train, sweep, query, groups, play, manage, serve  # noqa: F401, E402
 
 # isort: on
 # Docstrings are wrapped for the source; help shows each paragraph as one, wrapped to the terminal.

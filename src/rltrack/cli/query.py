@@ -341,14 +341,44 @@ def _metrics_by_key(rows: Sequence[Metric]) -> Table:
 
 @app.command()
 def compare(
-    runs: Annotated[list[str], typer.Argument(help="Two to eight runs (id, id prefix or name).")],
+    runs: Annotated[
+        list[str] | None, typer.Argument(help="Two to eight runs (id, id prefix or name).")
+    ] = None,
+    group_refs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--group", help="Compare groups of runs instead (repeat: --group A --group B)."
+        ),
+    ] = None,
+    target: Annotated[
+        float | None,
+        typer.Option(
+            help="With --group: the target score of the optimality gap (default: the "
+            "environment's reward threshold, when Gymnasium's registry has one)."
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(min=0, help="With --group: the bootstrap's random seed.")
+    ] = 0,
     json_: JsonOpt = False,
     db: DbOpt = None,
 ) -> None:
-    """Runs side by side: their results, and the settings that differ between them."""
+    """Runs side by side: their results, and the settings that differ between them. With
+    --group A --group B: groups of runs (seeds), their final scores (IQM, median, mean,
+    optimality gap) with 95 % bootstrap confidence intervals, and the probability that a run
+    of one group scores above a run of the other, P(A > B), with its interval."""
     from rltrack.config import config_differences
 
-    refs = list(dict.fromkeys(runs))
+    if group_refs:
+        from rltrack.cli.groups import compare_groups
+
+        if runs:
+            fail("compare takes runs or --group groups, not both: drop the runs or the --group")
+        compare_groups(group_refs, target=target, seed=seed, json_=json_, db=db)
+        return
+    if target is not None or seed != 0:
+        fail("--target and --seed are options of compare --group")
+    refs = list(dict.fromkeys(runs or []))
     if not 2 <= len(refs) <= 8:
         fail(f"compare takes 2 to 8 distinct runs, got {len(refs)}")
     store = open_store(db, runs=refs)
