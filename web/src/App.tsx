@@ -4,8 +4,14 @@ import { Empty, OutageBanner } from './components/States';
 import { matchRoute, useLocation } from './lib/router';
 import { ComparePage } from './pages/ComparePage';
 import { EpisodePage } from './pages/EpisodePage';
+import { GroupPage } from './pages/GroupPage';
+import { GroupsComparePage } from './pages/GroupsComparePage';
+import { GroupsPage } from './pages/GroupsPage';
 import { RunPage } from './pages/RunPage';
 import { RunsPage } from './pages/RunsPage';
+import { SweepPage } from './pages/SweepPage';
+
+const GROUP_PAGES = new Set(['groups', 'group', 'groups-compare', 'sweep']);
 
 export function App() {
   const { pathname, search } = useLocation();
@@ -24,6 +30,9 @@ export function App() {
           <Link href="/" className={route.page === 'runs' ? 'active' : undefined}>
             Runs
           </Link>
+          <Link href="/groups" className={GROUP_PAGES.has(route.page) ? 'active' : undefined}>
+            Groups
+          </Link>
           <a href="/docs" target="_blank" rel="noreferrer">
             API
           </a>
@@ -35,6 +44,12 @@ export function App() {
         {route.page === 'run' && <RunPage key={route.runId} runId={route.runId} />}
         {route.page === 'episode' && <EpisodePage key={route.episodeId} episodeId={route.episodeId} />}
         {route.page === 'compare' && <ComparePage key={route.runIds.join(',')} runIds={route.runIds} />}
+        {route.page === 'groups' && <GroupsPage />}
+        {route.page === 'group' && <GroupPage key={route.groupId} groupId={route.groupId} search={search} />}
+        {route.page === 'groups-compare' && (
+          <GroupsComparePage key={route.groupIds.join(',')} groupIds={route.groupIds} search={search} />
+        )}
+        {route.page === 'sweep' && <SweepPage key={route.groupId} groupId={route.groupId} />}
         {route.page === 'not-found' && (
           <Empty title="No such page">
             <Link href="/">Go to the runs</Link>

@@ -23,4 +23,13 @@ export const api = {
   episodeModel: (id: number | string) => `/api/v1/episodes/${enc(String(id))}/model`,
   compare: (ids: readonly string[]) => apiUrl('/api/compare', { run_ids: ids }),
   events: (runId?: string) => apiUrl('/api/events', { run_id: runId }),
+  groups: () => '/api/groups',
+  group: (id: string, params: Record<string, QueryValue> = {}) => apiUrl(`/api/groups/${enc(id)}`, params),
+  /** ``group`` repeated, once per group, as the route takes them. */
+  compareGroups: (ids: readonly string[], params: Record<string, QueryValue> = {}) => {
+    const url = apiUrl('/api/groups/compare', params);
+    const groups = ids.map((id) => `group=${enc(id)}`).join('&');
+    return url.includes('?') ? `${url}&${groups}` : `${url}?${groups}`;
+  },
+  sweep: (groupId: string) => `/api/sweeps/${enc(groupId)}`,
 };

@@ -39,3 +39,24 @@ export type EpisodeModel = Schemas['EpisodeModelPublic'];
 export type RunEvent = Schemas['RunEventPublic'];
 /** Every error answer's body. */
 export type ApiErrorBody = Schemas['ErrorPublic'];
+
+// -- groups: runs that form one experiment ----------------------------------------------------
+export type GroupSummary = Schemas['GroupPublic'];
+export type GroupKind = GroupSummary['kind'];
+/** A point estimate with its 95% interval (`low`, `high` null without one). */
+export type Estimate = Schemas['EstimatePublic'];
+export type CurvePoint = Schemas['CurvePointPublic'];
+export type RunCurve = Schemas['RunCurvePublic'];
+export type FinalScores = Schemas['FinalScoresPublic'];
+export type GroupRun = Schemas['GroupRunPublic'];
+export type GroupStats = Schemas['GroupStatsPublic'];
+export type GroupDetail = Schemas['GroupDetailPublic'];
+/** The x axis of a group's curves. */
+export type XAxis = GroupDetail['x'];
+export type GroupsCompare = Schemas['GroupsComparePublic'];
+
+// -- sweeps: Optuna studies whose trials are runs of a sweep group -----------------------------
+export type Sweep = Schemas['SweepPublic'];
+export type SweepTrial = Schemas['SweepTrialPublic'];
+export type TrialState = SweepTrial['state'];
+export type ParamAxis = Schemas['ParamAxisPublic'];

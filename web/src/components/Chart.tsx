@@ -1,6 +1,7 @@
 // A uPlot chart (canvas: fast on long series; drag to zoom, double-click to reset). The
 // container tells tests and the benchmark what it drew: data-points (x values drawn),
-// data-drawn="true" once drawn, and a performance mark `chart-drawn:<name>` per draw of new data.
+// data-drawn="true" once drawn, data-series (lines), data-bands (shaded bands drawn, e.g.
+// confidence intervals), and a performance mark `chart-drawn:<name>` per draw of new data.
 import { useEffect, useLayoutEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
@@ -24,6 +25,11 @@ export interface ChartProps {
   scales?: uPlot.Scales;
   /** A draw hook on top of the series (trade markers). */
   onDraw?: (u: uPlot) => void;
+  /** Shaded areas between two series (indices into ``data``, the x values being 0), drawn
+   * under the lines: a confidence interval's upper and lower edges, say. */
+  bands?: uPlot.Band[];
+  /** Hides the legend (charts whose series are many and named elsewhere). */
+  legend?: boolean;
   /** Shown instead of the plot when there are no points. */
   empty?: string;
   /** The data is still on its way: no points is not "drawn" yet. */
@@ -68,6 +74,8 @@ export function Chart(props: ChartProps) {
     height,
     syncKey,
     props.scales,
+    props.bands?.map((b) => [b.series, b.fill]),
+    props.legend,
   ]);
   const latestData = useRef(data);
   latestData.current = data;
@@ -90,6 +98,7 @@ export function Chart(props: ChartProps) {
         })),
       ],
       scales: { x: { time: false }, ...props.scales },
+      ...(props.bands ? { bands: props.bands } : {}),
       axes: [
         {
           stroke: AXIS_STROKE,
@@ -118,7 +127,7 @@ export function Chart(props: ChartProps) {
         drag: { x: true, y: false, setScale: true },
         ...(syncKey ? { sync: { key: syncKey } } : {}),
       },
-      legend: { live: true },
+      legend: { live: true, show: props.legend ?? true },
       hooks: {
         draw: [
           (u) => {
@@ -175,7 +184,15 @@ export function Chart(props: ChartProps) {
   }, [points, loading, data]);
 
   return (
-    <div ref={container} className="chart" data-chart={name} data-points={points} data-testid={`chart-${name}`}>
+    <div
+      ref={container}
+      className="chart"
+      data-chart={name}
+      data-points={points}
+      data-bands={points === 0 ? 0 : (props.bands?.length ?? 0)}
+      data-series={series.length}
+      data-testid={`chart-${name}`}
+    >
       {points === 0 ? (
         <div className="chart-empty" style={{ height }}>
           {loading ? 'Loading…' : empty}
@@ -189,9 +206,7 @@ export function Chart(props: ChartProps) {
 
 export const PALETTE = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#db2777', '#0891b2', '#4b5563'];
 
-/** A translucent version of a #rrggbb color. */
-export function fade(color: string, alpha: number): string {
-  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color);
-  if (!m) return color;
-  return `rgba(${parseInt(m[1]!, 16)}, ${parseInt(m[2]!, 16)}, ${parseInt(m[3]!, 16)}, ${alpha})`;
-}
+export { fade } from '../lib/bands';
+
+/** uPlot's stepped line (performance profiles, a best-so-far): for lib/bands' ``bandChart``. */
+export const steppedPath = (align: 1 | -1): uPlot.Series.PathBuilder => uPlot.paths.stepped!({ align });

@@ -6,6 +6,10 @@ export type Route =
   | { page: 'run'; runId: string }
   | { page: 'episode'; episodeId: string }
   | { page: 'compare'; runIds: string[] }
+  | { page: 'groups' }
+  | { page: 'group'; groupId: string }
+  | { page: 'groups-compare'; groupIds: string[] }
+  | { page: 'sweep'; groupId: string }
   | { page: 'not-found'; path: string };
 
 /** The route of a path and query string. */
@@ -20,7 +24,19 @@ export function matchRoute(pathname: string, search = ''): Route {
     const ids = new URLSearchParams(search).get('run_ids') ?? '';
     return { page: 'compare', runIds: splitIds(ids) };
   }
+  if (path === '/groups') return { page: 'groups' };
+  if (path === '/groups/compare') {
+    return { page: 'groups-compare', groupIds: uniqueIds(new URLSearchParams(search).getAll('group')) };
+  }
+  m = /^\/groups\/([^/]+)$/.exec(path);
+  if (m) return { page: 'group', groupId: decodeURIComponent(m[1]!) };
+  m = /^\/sweeps\/([^/]+)$/.exec(path);
+  if (m) return { page: 'sweep', groupId: decodeURIComponent(m[1]!) };
   return { page: 'not-found', path: pathname };
+}
+
+function uniqueIds(ids: readonly string[]): string[] {
+  return [...new Set(ids.map((id) => id.trim()).filter((id) => id !== ''))];
 }
 
 export function splitIds(text: string): string[] {
@@ -37,6 +53,11 @@ export const paths = {
   run: (id: string) => `/runs/${encodeURIComponent(id)}`,
   episode: (id: number | string) => `/episodes/${encodeURIComponent(String(id))}`,
   compare: (ids: readonly string[]) => `/compare?run_ids=${ids.map(encodeURIComponent).join(',')}`,
+  groups: () => '/groups',
+  group: (id: string) => `/groups/${encodeURIComponent(id)}`,
+  compareGroups: (ids: readonly string[]) =>
+    `/groups/compare?${ids.map((id) => `group=${encodeURIComponent(id)}`).join('&')}`,
+  sweep: (groupId: string) => `/sweeps/${encodeURIComponent(groupId)}`,
 };
 
 const NAVIGATE = 'rltrack:navigate';

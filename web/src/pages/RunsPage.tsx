@@ -1,8 +1,11 @@
-// The runs list: filters, sort, status, duration, episodes, final metrics, pages, compare.
-import { useMemo, useState } from 'react';
+// The runs list: filters, sort, status, duration, episodes, final metrics, pages, compare; its
+// rows grouped under their groups on request.
+import { Fragment, useMemo, useState } from 'react';
 import { totalCount } from '../api/client';
 import { api } from '../api/routes';
+import type { GroupSummary } from '../api/types';
 import type { RunSummary } from '../api/types';
+import { GroupKindBadge } from '../components/experiments/GroupKindBadge';
 import { DebouncedInput, Pager } from '../components/Inputs';
 import { Link } from '../components/Link';
 import { SortHeader } from '../components/Layout';
@@ -12,6 +15,7 @@ import { StatusBadge } from '../components/StatusBadge';
 import { useApi } from '../hooks/useApi';
 import { useNow } from '../hooks/useNow';
 import { useRunEvents } from '../hooks/useRunEvents';
+import { useRunGroups } from '../hooks/useRunGroups';
 import {
   formatDateTime,
   formatDuration,
@@ -37,8 +41,19 @@ import {
   toggleSort,
 } from '../lib/runsQuery';
 import { pageRange } from '../lib/paging';
+import { sectionsByGroup } from '../lib/groups';
 
 const MAX_COMPARE = 8;
+const GROUP_BY_KEY = 'rltrack.runs.groupByGroup';
+const COLUMNS = 12;
+
+function storedGroupBy(): boolean {
+  try {
+    return window.localStorage.getItem(GROUP_BY_KEY) === 'true';
+  } catch {
+    return false;
+  }
+}
 
 export function RunDuration({ run, now }: { run: RunSummary; now: number }) {
   if (run.status === 'running') {
@@ -56,6 +71,18 @@ export function RunsPage({ search }: { search: string }) {
   const runs = useApi<RunSummary[]>(api.runs(queryToApi(query)));
   const agents = useApi<{ agent_ids: string[] }>(api.agents());
   const [selected, setSelected] = useState<string[]>([]);
+  const [groupBy, setGroupByState] = useState(storedGroupBy);
+  // Read again when other runs are listed (a new run may have joined a group), not on every
+  // live refresh of the same runs' figures.
+  const runGroups = useRunGroups(groupBy, (runs.data ?? []).map((r) => r.id).join(','));
+  const setGroupBy = (on: boolean) => {
+    setGroupByState(on);
+    try {
+      window.localStorage.setItem(GROUP_BY_KEY, String(on));
+    } catch {
+      // Private mode: the choice lasts as long as the page.
+    }
+  };
   const live = useRunEvents(true, undefined, () => runs.reload(), 2000);
   const anyRunning = runs.data?.some((r) => r.status === 'running') ?? false;
   const now = useNow(anyRunning);
@@ -72,6 +99,11 @@ export function RunsPage({ search }: { search: string }) {
   const knownTotal = total ?? query.page * query.limit + rows.length;
   const canNext = total !== null ? (query.page + 1) * query.limit < total : rows.length === query.limit;
   const filtered = hasFilters(query);
+  const sections = useMemo(() => {
+    const known = runGroups.data;
+    return sectionsByGroup(rows, (r) => known?.groupOf.get(r.id), known?.groups ?? new Map<string, GroupSummary>());
+  }, [rows, runGroups.data]);
+  const grouped = groupBy && runGroups.data !== null;
   const header = (label: string, field: SortField, numeric = false) => (
     <SortHeader
       label={label}
@@ -79,6 +111,50 @@ export function RunsPage({ search }: { search: string }) {
       direction={sortDirection(query.sort, field)}
       onClick={() => sortBy(field)}
     />
+  );
+
+  const renderRow = (run: RunSummary) => (
+    <tr key={run.id} data-run-id={run.id} className={selected.includes(run.id) ? 'selected' : undefined}>
+      <td className="check">
+        <input
+          type="checkbox"
+          aria-label={`Select ${run.name} to compare`}
+          checked={selected.includes(run.id)}
+          onChange={() => toggle(run.id)}
+        />
+      </td>
+      <td>
+        <StatusBadge status={run.status} />
+      </td>
+      <td className="name-cell">
+        <Link href={paths.run(run.id)} className="run-link">
+          {run.name}
+        </Link>
+        <div className="cell-sub">
+          <span className="mono">{shortId(run.id)}</span>
+          {run.tags?.map((t) => (
+            <span className="tag" key={t}>
+              {t}
+            </span>
+          ))}
+        </div>
+      </td>
+      <td>{run.agent_id ?? <span className="muted">—</span>}</td>
+      <td>{run.algorithm}</td>
+      <td>{run.env_id}</td>
+      <td title={formatDateTime(run.start_time)}>{formatRelative(run.start_time, now)}</td>
+      <td className="num">
+        <RunDuration run={run} now={now} />
+      </td>
+      <td className="num" data-testid="run-episodes">
+        {formatInt(run.episodes)}
+      </td>
+      <td className="num">{formatNumber(run.stats?.mean_reward, 2)}</td>
+      <td className="num">{formatPercent(run.stats?.last_win_rate)}</td>
+      <td>
+        <Sparkline values={run.metrics.episodes.map((p) => p.total_reward)} />
+      </td>
+    </tr>
   );
 
   return (
@@ -172,6 +248,23 @@ export function RunsPage({ search }: { search: string }) {
           value={query.tag}
           onChange={(tag) => update({ tag }, true)}
         />
+        <label className="muted small group-by">
+          <input
+            type="checkbox"
+            checked={groupBy}
+            onChange={(e) => setGroupBy(e.target.checked)}
+            data-testid="group-by-toggle"
+          />{' '}
+          Group by group
+        </label>
+        {groupBy && runGroups.error && (
+          <span className="neg small" role="alert" data-testid="group-by-error">
+            Could not read the groups: {runGroups.error.detail}
+          </span>
+        )}
+        {groupBy && runGroups.data === null && runGroups.error === null && (
+          <span className="muted small">Loading groups…</span>
+        )}
         {filtered && (
           <button
             type="button"
@@ -221,49 +314,18 @@ export function RunsPage({ search }: { search: string }) {
               </tr>
             </thead>
             <tbody>
-              {rows.map((run) => (
-                <tr key={run.id} data-run-id={run.id} className={selected.includes(run.id) ? 'selected' : undefined}>
-                  <td className="check">
-                    <input
-                      type="checkbox"
-                      aria-label={`Select ${run.name} to compare`}
-                      checked={selected.includes(run.id)}
-                      onChange={() => toggle(run.id)}
-                    />
-                  </td>
-                  <td>
-                    <StatusBadge status={run.status} />
-                  </td>
-                  <td className="name-cell">
-                    <Link href={paths.run(run.id)} className="run-link">
-                      {run.name}
-                    </Link>
-                    <div className="cell-sub">
-                      <span className="mono">{shortId(run.id)}</span>
-                      {run.tags?.map((t) => (
-                        <span className="tag" key={t}>
-                          {t}
-                        </span>
-                      ))}
-                    </div>
-                  </td>
-                  <td>{run.agent_id ?? <span className="muted">—</span>}</td>
-                  <td>{run.algorithm}</td>
-                  <td>{run.env_id}</td>
-                  <td title={formatDateTime(run.start_time)}>{formatRelative(run.start_time, now)}</td>
-                  <td className="num">
-                    <RunDuration run={run} now={now} />
-                  </td>
-                  <td className="num" data-testid="run-episodes">
-                    {formatInt(run.episodes)}
-                  </td>
-                  <td className="num">{formatNumber(run.stats?.mean_reward, 2)}</td>
-                  <td className="num">{formatPercent(run.stats?.last_win_rate)}</td>
-                  <td>
-                    <Sparkline values={run.metrics.episodes.map((p) => p.total_reward)} />
-                  </td>
-                </tr>
-              ))}
+              {grouped
+                ? sections.map((section) => (
+                    <Fragment key={section.groupId ?? ''}>
+                      <GroupHeader
+                        groupId={section.groupId}
+                        group={section.group}
+                        shown={section.rows.length}
+                      />
+                      {section.rows.map(renderRow)}
+                    </Fragment>
+                  ))
+                : rows.map(renderRow)}
             </tbody>
           </table>
         </div>
@@ -295,6 +357,38 @@ export function RunsPage({ search }: { search: string }) {
         </Pager>
       )}
     </div>
+  );
+}
+
+/** The header row of a group's runs in the grouped list: its name (a link to its page), kind
+ * and size; the runs in no group come last under "No group". */
+function GroupHeader({
+  groupId,
+  group,
+  shown,
+}: {
+  groupId: string | null;
+  group: GroupSummary | null;
+  shown: number;
+}) {
+  return (
+    <tr className="group-row" data-group-id={groupId ?? ''} data-testid="group-header">
+      <th colSpan={COLUMNS}>
+        {groupId === null ? (
+          <span>No group</span>
+        ) : (
+          <Link href={paths.group(groupId)}>{group?.name ?? shortId(groupId)}</Link>
+        )}
+        <span className="cell-sub">
+          {group && <GroupKindBadge kind={group.kind} />}
+          <span className="muted">
+            {group && group.runs !== shown
+              ? `${formatInt(shown)} of its ${formatInt(group.runs)} runs on this page`
+              : `${formatInt(shown)} run${shown === 1 ? '' : 's'}`}
+          </span>
+        </span>
+      </th>
+    </tr>
   );
 }
 
