@@ -14,14 +14,19 @@ GIL) and times, over HTTP on loopback, ``--repeat`` requests of each after two w
 - the summary of the big run's episodes (count, mean, median, min, max of every metric): its
   first request computes it (O(episodes)), the server keeps it until the run's episodes change;
 - the runs list: the first page, and a filtered one (algorithm, status, a hyperparameter);
+- a group of ``--group-runs`` (10) runs of ``--group-episodes`` (100,000) episodes each: its
+  detail (runs, aggregate curve and final scores with bootstrap CIs), and the comparison of it
+  with a second group of the same size (curves, final scores, profiles, P(X > Y));
 and, in the same run, MLflow's ``get_metric_history`` for the same 1,000,000 points of one
 metric (logged through ``log_batch`` into MLflow's SQLite store; loading is not timed).
 
 Each row also shows the first request's time ("first ms", before any warm-up).
-Goals (issue 5): run detail p95 <= 300 ms, any episodes page <= 50 ms, runs list <= 150 ms.
+Goals (issue 5): run detail p95 <= 300 ms, any episodes page <= 50 ms, runs list <= 150 ms;
+(issue 23): group detail and a comparison of two groups p95 <= 300 ms.
 Prints a table and writes bench/results/api_scale.json.
 
     .venv/bin/python bench/api_scale.py [--episodes 1000000] [--runs 10000] [--db PATH]
+        [--group-runs 10] [--group-episodes 100000]
 """
 
 from __future__ import annotations
@@ -57,12 +62,18 @@ AGENTS = ("agent-a", "agent-b", "agent-c", "agent-d", "agent-e")
 TAGS = ("baseline", "sweep", "ablation")
 LRS = (0.0003, 0.001, 0.0001, 0.003)
 STATUSES = ("completed", "completed", "completed", "stopped", "failed")
-GOALS_MS = {"run detail": 300.0, "episodes page": 50.0, "runs list": 150.0}
+GOALS_MS = {
+    "run detail": 300.0, "episodes page": 50.0, "runs list": 150.0, "group detail": 300.0,
+    "groups compare": 300.0,
+}  # fmt: skip
+GROUPS = ("bench-ppo-seeds", "bench-dqn-seeds")  # two groups of the same size, rewards apart
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
-def _episode(run_id: str, i: int, rng: random.Random, *, spikes: bool) -> EpisodeEnded:
-    reward = 200.0 * (1.0 - math.exp(-i / 200_000)) + rng.gauss(0.0, 15.0)
+def _episode(
+    run_id: str, i: int, rng: random.Random, *, spikes: bool, level: float = 200.0
+) -> EpisodeEnded:
+    reward = level * (1.0 - math.exp(-i / 200_000)) + rng.gauss(0.0, 15.0)
     if spikes and rng.random() < 1e-5:
         reward = rng.choice([-5_000.0, 5_000.0])
     win = float(rng.random() < min(0.95, 0.1 + i / 1_100_000))
@@ -128,6 +139,44 @@ def build_database(url: str, *, episodes: int, runs: int, small: int, seed: int 
     return time.perf_counter() - t
 
 
+def build_groups(url: str, *, runs: int, episodes: int, seed: int = 1) -> float:
+    """Add the two groups of ``runs`` runs of ``episodes`` episodes (seconds it took)."""
+    rng = random.Random(seed)
+    store = open_store(url)
+    t = time.perf_counter()
+    try:
+        for g, (name, level) in enumerate(zip(GROUPS, (200.0, 150.0), strict=True)):
+            for k in range(runs):
+                run_id = f"g{g}s{k:02d}" + "0" * 26
+                start = T0 + dt.timedelta(days=1, minutes=k)
+                config = {"algo": "ppo", "hyperparams": {"learning_rate": 0.0003}, "seed": k}
+                batch: list[Event] = [
+                    RunStarted(run_id, f"{name}-{k}", "ppo", "CartPole-v1", "sb3", config,
+                               seed=k, group=name, time=start)
+                ]  # fmt: skip
+                for i in range(episodes):
+                    batch.append(_episode(run_id, i, rng, spikes=False, level=level))
+                    if len(batch) == 20_000:
+                        store.write(batch)
+                        batch = []
+                batch.append(RunEnded(run_id, "completed", episodes * 500, episodes,
+                                      time=start + dt.timedelta(seconds=episodes + 1)))  # fmt: skip
+                store.write(batch)
+                print(f"\r  {name}: {k + 1} runs", end="", file=sys.stderr, flush=True)
+            print(file=sys.stderr)
+    finally:
+        store.close()
+    return time.perf_counter() - t
+
+
+def has_groups(url: str) -> bool:
+    store = open_store(url)
+    try:
+        return set(GROUPS) <= {g.name for g in store.list_groups()}
+    finally:
+        store.close()
+
+
 def timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
     t = time.perf_counter()
     fn()
@@ -155,9 +204,9 @@ def api_cases(client: httpx.Client, episodes: int) -> dict[str, Callable[[], Any
     # The cursor a client holds after paging to episode 900,000 (keyset: no OFFSET scan).
     deep = encode_cursor(EpisodeKey("index", None, int(episodes * 0.9)))
 
-    def get(path: str, **params: Any) -> Callable[[], Any]:
+    def get(path: str, params: Any = None, **named: Any) -> Callable[[], Any]:
         def call() -> Any:
-            r = client.get(path, params=params)
+            r = client.get(path, params=params or named)
             r.raise_for_status()
             return r.json()
 
@@ -177,6 +226,10 @@ def api_cases(client: httpx.Client, episodes: int) -> dict[str, Callable[[], Any
             status="completed",
             **{"param.learning_rate": "0.001"},
             limit=50,
+        ),
+        "group detail": get(f"/api/groups/{GROUPS[0]}"),
+        "groups compare (2 groups)": get(
+            "/api/groups/compare", params=[("group", GROUPS[0]), ("group", GROUPS[1])]
         ),
     }
 
@@ -231,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--episodes", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=10_000)
     ap.add_argument("--small-episodes", type=int, default=20)
+    ap.add_argument("--group-runs", type=int, default=10, help="runs of each of the 2 groups")
+    ap.add_argument("--group-episodes", type=int, default=100_000, help="episodes of each")
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--db", type=Path, help="reuse (or build once into) this SQLite file")
     ap.add_argument("--no-mlflow", action="store_true")
@@ -249,6 +304,12 @@ def main(argv: list[str] | None = None) -> int:
             build_s = build_database(
                 url, episodes=args.episodes, runs=args.runs, small=args.small_episodes
             )
+        groups_build_s = None
+        if not has_groups(url):
+            console.print(
+                f"adding 2 groups of {args.group_runs} runs x {args.group_episodes:,} episodes…"
+            )
+            groups_build_s = build_groups(url, runs=args.group_runs, episodes=args.group_episodes)
         size_mb = db.stat().st_size / 2**20
         server = Server(url)
         results: dict[str, dict[str, float]] = {}
@@ -257,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                 detail = client.get(f"/api/training-runs/{BIG_RUN}").json()
                 assert detail["metrics"]["sampled"], "the big run must be downsampled"
                 points = len(detail["metrics"]["episodes"])
+                group = client.get(f"/api/groups/{GROUPS[0]}").json()
+                assert len(group["runs"]) == args.group_runs and group["curve"], group["notes"]
                 wait_until_idle(args.idle_wait)
                 with foreign_cpu() as foreign:
                     for name, fn in api_cases(client, args.episodes).items():
@@ -265,7 +328,10 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         mlflow = None if args.no_mlflow else mlflow_history(args.episodes, tmp)
 
-    table = Table(title=f"REST API over SQLite: {args.episodes:,} episodes, {args.runs:,} runs")
+    table = Table(
+        title=f"REST API over SQLite: {args.episodes:,} episodes, {args.runs:,} runs; 2 groups "
+        f"of {args.group_runs} runs x {args.group_episodes:,} episodes"
+    )
     for col in ("request", "first ms", "p50 ms", "p95 ms", "goal ms", "met"):
         table.add_column(col, justify="left" if col == "request" else "right")
     report_cases = {}
@@ -300,6 +366,11 @@ def main(argv: list[str] | None = None) -> int:
         "runs": args.runs,
         "database_mb": round(size_mb, 1),
         "build_s": build_s,
+        "group_runs": args.group_runs,
+        "group_episodes": args.group_episodes,
+        "groups_build_s": groups_build_s,
+        "group_curve_points": len(group["curve"]),
+        "group_bootstrap": group["bootstrap"],
         "chart_points": points,
         "foreign_cores_during_api": foreign.cores,
         "cases": report_cases,
