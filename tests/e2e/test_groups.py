@@ -332,6 +332,13 @@ def test_runs_list_grouped_by_group(page: Page, groups_db: GroupsDb) -> None:
     page.screenshot(path=str(SCREENSHOTS / "runs_grouped_by_group.png"), full_page=True)
     headers.nth(1).get_by_role("link", name=WEAK).click()
     expect(page.get_by_role("heading", name=WEAK)).to_be_visible()
+    # A run of a group leads to it; a run in no group has no such link.
+    page.goto(f"{groups_db.site.base_url}/runs/{groups_db.strong[0]}")
+    page.get_by_test_id("run-group").click()
+    expect(page.get_by_role("heading", name=STRONG)).to_be_visible()
+    page.goto(f"{groups_db.site.base_url}/runs/{groups_db.loner}")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    expect(page.get_by_test_id("run-group")).to_have_count(0)
 
 
 def test_empty_and_missing_groups(page: Page, fresh_site: Site) -> None:

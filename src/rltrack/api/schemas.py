@@ -124,6 +124,10 @@ class RunSummaryPublic(BaseModel):
         description="Records of the run the database refused and dropped while it trained "
         "(0: the record is complete); the run's metadata.records_lost_cause says why."
     )
+    group_id: str | None = Field(
+        description="The group (one experiment: seeds, a sweep) the run belongs to, if any; "
+        "/api/groups/{group_id} has its statistics."
+    )
     metrics: RunMetricsPublic
     stats: RunStatsPublic
 

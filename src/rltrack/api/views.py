@@ -62,6 +62,7 @@ def _summary_fields(
         "duration_s": duration_s(run, now), "timesteps": run.timesteps, "tags": run.tags,
         "config": finite_json(run.config), "episodes": episodes, "metrics": metrics,
         "stats": RunStatsPublic.of(stats), "records_lost": run.records_lost,
+        "group_id": run.group_id,
     }  # fmt: skip
 
 

@@ -1217,6 +1217,11 @@ export interface components {
              * @description Records of the run the database refused and dropped while it trained (0: the record is complete); the run's metadata.records_lost_cause says why.
              */
             records_lost: number;
+            /**
+             * Group Id
+             * @description The group (one experiment: seeds, a sweep) the run belongs to, if any; /api/groups/{group_id} has its statistics.
+             */
+            group_id: string | null;
             metrics: components["schemas"]["RunMetricsPublic"];
             stats: components["schemas"]["RunStatsPublic"];
             /** Backend */
@@ -1310,6 +1315,11 @@ export interface components {
              * @description Records of the run the database refused and dropped while it trained (0: the record is complete); the run's metadata.records_lost_cause says why.
              */
             records_lost: number;
+            /**
+             * Group Id
+             * @description The group (one experiment: seeds, a sweep) the run belongs to, if any; /api/groups/{group_id} has its statistics.
+             */
+            group_id: string | null;
             metrics: components["schemas"]["RunMetricsPublic"];
             stats: components["schemas"]["RunStatsPublic"];
         };

@@ -88,6 +88,15 @@ export function RunPage({ runId }: { runId: string }) {
           <p className="subtitle">
             <span className="mono">{r.id}</span> · {r.algorithm} on {r.env_id} · started{' '}
             {formatRelative(r.start_time, now)} <LiveDot state={live} />
+            {r.group_id && (
+              <>
+                {' '}
+                ·{' '}
+                <Link href={paths.group(r.group_id)} data-testid="run-group">
+                  its group
+                </Link>
+              </>
+            )}
           </p>
         </div>
         <div className="page-actions">

@@ -72,9 +72,9 @@ export function RunsPage({ search }: { search: string }) {
   const agents = useApi<{ agent_ids: string[] }>(api.agents());
   const [selected, setSelected] = useState<string[]>([]);
   const [groupBy, setGroupByState] = useState(storedGroupBy);
-  // Read again when other runs are listed (a new run may have joined a group), not on every
-  // live refresh of the same runs' figures.
-  const runGroups = useRunGroups(groupBy, (runs.data ?? []).map((r) => r.id).join(','));
+  // Read again when the runs listed name other groups (a new group), not on every live refresh.
+  const groupIds = [...new Set((runs.data ?? []).map((r) => r.group_id ?? ''))].sort().join(',');
+  const runGroups = useRunGroups(groupBy, groupIds);
   const setGroupBy = (on: boolean) => {
     setGroupByState(on);
     try {
@@ -101,7 +101,7 @@ export function RunsPage({ search }: { search: string }) {
   const filtered = hasFilters(query);
   const sections = useMemo(() => {
     const known = runGroups.data;
-    return sectionsByGroup(rows, (r) => known?.groupOf.get(r.id), known?.groups ?? new Map<string, GroupSummary>());
+    return sectionsByGroup(rows, (r) => r.group_id ?? undefined, known ?? new Map<string, GroupSummary>());
   }, [rows, runGroups.data]);
   const grouped = groupBy && runGroups.data !== null;
   const header = (label: string, field: SortField, numeric = false) => (

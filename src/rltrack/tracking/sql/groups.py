@@ -72,7 +72,8 @@ def _counts(conn: Connection, group_ids: Sequence[str]) -> dict[str, int]:
 def get(conn: Connection, ref: str) -> Group:
     g = GROUPS.c
     row = conn.execute(select(GROUPS).where((g.id == ref) | (g.name == ref))).mappings().first()
-    if row is None and ref and all(ch in "0123456789abcdef" for ch in ref):
+    # An id prefix of 4 characters at least, as for runs.
+    if row is None and len(ref) >= 4 and all(ch in "0123456789abcdef" for ch in ref):
         matches = conn.execute(select(GROUPS).where(g.id.startswith(ref)).limit(2)).mappings()
         found = list(matches)
         row = found[0] if len(found) == 1 else None
