@@ -230,13 +230,17 @@ class SweepRunner:
         if run_id is not None:
             trial.set_user_attr("run_id", run_id)
         params = dict(trial.params)
-        if t.pruning and run_id is not None:
+        # A SIGINT that came as the run was ending may find it completed (the process may
+        # even die of it on its way out): then it is a whole run, and the trial completes.
+        completed = run_id is not None and self._completed(run_id)
+        signalled = t.pruning or t.signals > 0
+        if t.pruning and run_id is not None and not completed:
             self._tag(run_id, "pruned")
             self.study.tell(trial, state=TrialState.PRUNED)
             self.failures = 0
             self._finished(Finished(trial.number, "pruned", params, None, run_id, t.last_step))
             return 1
-        if code == 0 and run_id is not None:
+        if run_id is not None and (code == 0 or (completed and signalled)):
             value = self._final_value(t, run_id)
             if value is not None:
                 self.study.tell(trial, value)
@@ -261,6 +265,12 @@ class SweepRunner:
         self.last_error = error
         self._finished(Finished(trial.number, "fail", params, None, run_id, error=error))
         return 0
+
+    def _completed(self, run_id: str) -> bool:
+        try:
+            return self.store.get_run(run_id).status == "completed"
+        except NotFoundError:
+            return False
 
     def _final_value(self, t: _Running, run_id: str) -> float | None:
         try:
