@@ -55,7 +55,10 @@ def ci(data: tuple[np.ndarray, ...], statistic, **kw) -> tuple[np.ndarray, np.nd
 def raw_blocks(store: Store, run: Run, x: str) -> tuple[np.ndarray, np.ndarray]:
     """The run's blocks of 100 episodes from its raw episodes: (x, mean reward)."""
     by_block: dict[int, list[tuple[float, int, float]]] = defaultdict(list)
+    last_ended: dict[int, int] = {}  # a block's last ended episode (a run's last block is partial)
     for e in store.list_episodes(run.id):
+        if e.status != "started":
+            last_ended[e.index // 100] = max(last_ended.get(e.index // 100, -1), e.index)
         if e.status == "started" or e.total_reward is None or not math.isfinite(e.total_reward):
             continue
         assert e.end_time is not None and e.end_timestep is not None
@@ -65,7 +68,7 @@ def raw_blocks(store: Store, run: Run, x: str) -> tuple[np.ndarray, np.ndarray]:
         rows = by_block[block]
         ys.append(sum(r[0] for r in rows) / len(rows))
         if x == "episode":
-            xs.append(float(block * 100 + 99))
+            xs.append(float(last_ended[block]))
         elif x == "timestep":
             xs.append(float(max(r[1] for r in rows)))
         else:

@@ -430,7 +430,7 @@ class BlockPoint:
     ended): the mean of their finite rewards, and where the block ends on each x-axis."""
 
     block: int
-    last_index: int  # the block's last episode index
+    last_index: int  # the block's last ended episode index (its first ``ended``, in order)
     mean_reward: float
     rewarded: int  # episodes with a finite reward
     timestep_max: int | None  # the latest end timestep of its episodes

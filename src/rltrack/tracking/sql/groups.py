@@ -94,15 +94,25 @@ def block_points(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[Blo
     ids = list(dict.fromkeys(run_ids))
     for start in range(0, len(ids), _CHUNK):
         rows = conn.execute(
-            select(b.run_id, b.block, b.reward_sum, b.rewarded, b.timestep_max, b.end_unix_max)
+            select(
+                b.run_id,
+                b.block,
+                b.reward_sum,
+                b.rewarded,
+                b.timestep_max,
+                b.end_unix_max,
+                b.ended,
+            )
             .where(b.run_id.in_(ids[start : start + _CHUNK]), b.rewarded > 0)
             .order_by(b.run_id, b.block)
         )
-        for run_id, block, reward_sum, rewarded, ts, t in rows:
+        for run_id, block, reward_sum, rewarded, ts, t, ended in rows:
+            # A run's last block may be partly filled: it ends at its last ended episode
+            # (episodes end in the end, so a block's ended ones are its first indices).
             out[str(run_id)].append(
                 BlockPoint(
                     block=int(block),
-                    last_index=(int(block) + 1) * BLOCK - 1,
+                    last_index=int(block) * BLOCK + int(ended) - 1,
                     mean_reward=float(reward_sum) / int(rewarded),
                     rewarded=int(rewarded),
                     timestep_max=None if ts is None else int(ts),
