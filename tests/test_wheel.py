@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from rltrack.testing.postgres import free_port
+from rltrack.tracking.sql.engine import HEAD_REVISION
 from tests.conftest import REPO
 
 # What a build reads from the checkout; the rest (venvs, node_modules, caches) stays out.
@@ -82,7 +83,7 @@ def test_the_wheel_holds_the_dashboard_and_migrations_and_runs(tmp_path: Path) -
     ).stdout  # fmt: skip
     assert where.startswith(purelib), where
     upgraded = rltrack("db", "upgrade")
-    assert upgraded.returncode == 0 and "0004" in upgraded.stdout, upgraded.stderr
+    assert upgraded.returncode == 0 and HEAD_REVISION in upgraded.stdout, upgraded.stderr
     trained = rltrack("train", "--mode", "smoke", "--total-timesteps", "256", "--no-progress")
     assert trained.returncode == 0, trained.stderr
     assert "completed" in trained.stdout
