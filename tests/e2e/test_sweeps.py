@@ -17,26 +17,10 @@ from playwright.sync_api import Page, expect
 from tests.api.conftest import LiveServer
 from tests.conftest import Cli
 from tests.e2e.conftest import SCREENSHOTS
+from tests.sweep.specs import cartpole_lr_spec
 
 NAME = "e2e-cartpole-lr"
-# The sweep of tests/sweep/test_sweep.py: random sampling with seed 5 draws learning rates from
-# 1e-5 to 1e-2, and the median pruner stops the trials whose tiny rate trails the good ones.
-SPEC = f"""\
-algo: ppo
-env: CartPole-v1
-mode: smoke
-total_timesteps: 2048
-seed: 0
-sweep:
-  name: {NAME}
-  sampler: random
-  seed: 5
-  pruner: {{type: median, n_startup_trials: 2, n_warmup_steps: 512}}
-  report_every: 256
-  params:
-    hyperparams.learning_rate: {{type: float, low: 1.0e-6, high: 3.0e-2, log: true}}
-    hyperparams.n_steps: {{type: categorical, choices: [64, 128]}}
-"""
+SPEC = cartpole_lr_spec(NAME)  # the sweep of tests/sweep/test_sweep.py
 TRIALS = 6
 
 

@@ -21,26 +21,10 @@ from rltrack.sweep.study import open_storage
 from rltrack.tracking.sql import engine as eng
 from rltrack.tracking.store import RunFilter, Store, open_store
 from tests.conftest import Cli
+from tests.sweep.specs import cartpole_lr_spec
 
 NAME = "cartpole-lr"
-# Random sampling with seed 5 draws the learning rates 1e-5, 1e-2, 3e-3, 7e-6, 9e-5, 2e-5: the
-# two trials the median pruner starts from hold a good one, so the tiny rates trail it.
-SPEC = f"""\
-algo: ppo
-env: CartPole-v1
-mode: smoke
-total_timesteps: 2048
-seed: 0
-sweep:
-  name: {NAME}
-  sampler: random
-  seed: 5
-  pruner: {{type: median, n_startup_trials: 2, n_warmup_steps: 512}}
-  report_every: 256
-  params:
-    hyperparams.learning_rate: {{type: float, low: 1.0e-6, high: 3.0e-2, log: true}}
-    hyperparams.n_steps: {{type: categorical, choices: [64, 128]}}
-"""
+SPEC = cartpole_lr_spec(NAME)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 

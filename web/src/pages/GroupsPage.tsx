@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import { api } from '../api/routes';
 import type { GroupSummary } from '../api/types';
+import { CompareActions } from '../components/CompareActions';
 import { GroupKindBadge } from '../components/experiments/GroupKindBadge';
 import { Link } from '../components/Link';
 import { Empty, ErrorState, Loading } from '../components/States';
@@ -27,26 +28,14 @@ export function GroupsPage() {
             {groups.data ? `${formatInt(rows.length)} group${rows.length === 1 ? '' : 's'}` : ' '}
           </p>
         </div>
-        <div className="page-actions">
-          <span className="muted small">
-            {selected.length > 0 ? `${selected.length} selected` : 'Tick groups to compare them'}
-          </span>
-          {selected.length > 0 && (
-            <button type="button" className="btn btn-ghost" onClick={() => setSelected([])}>
-              Clear
-            </button>
-          )}
-          <button
-            type="button"
-            className="btn btn-primary"
-            data-testid="compare-groups-button"
-            disabled={selected.length < 2 || selected.length > MAX_COMPARE_GROUPS}
-            title={selected.length > MAX_COMPARE_GROUPS ? `At most ${MAX_COMPARE_GROUPS} groups` : undefined}
-            onClick={() => navigate(paths.compareGroups(selected))}
-          >
-            Compare{selected.length >= 2 ? ` ${selected.length} groups` : ''}
-          </button>
-        </div>
+        <CompareActions
+          count={selected.length}
+          max={MAX_COMPARE_GROUPS}
+          noun="groups"
+          testId="compare-groups-button"
+          onClear={() => setSelected([])}
+          onCompare={() => navigate(paths.compareGroups(selected))}
+        />
       </div>
 
       {groups.error ? (

@@ -5,6 +5,7 @@ import { totalCount } from '../api/client';
 import { api } from '../api/routes';
 import type { GroupSummary } from '../api/types';
 import type { RunSummary } from '../api/types';
+import { CompareActions } from '../components/CompareActions';
 import { GroupKindBadge } from '../components/experiments/GroupKindBadge';
 import { DebouncedInput, Pager } from '../components/Inputs';
 import { Link } from '../components/Link';
@@ -167,26 +168,14 @@ export function RunsPage({ search }: { search: string }) {
             <LiveDot state={live} />
           </p>
         </div>
-        <div className="page-actions">
-          <span className="muted small">
-            {selected.length > 0 ? `${selected.length} selected` : 'Tick runs to compare them'}
-          </span>
-          {selected.length > 0 && (
-            <button type="button" className="btn btn-ghost" onClick={() => setSelected([])}>
-              Clear
-            </button>
-          )}
-          <button
-            type="button"
-            className="btn btn-primary"
-            data-testid="compare-button"
-            disabled={selected.length < 2 || selected.length > MAX_COMPARE}
-            title={selected.length > MAX_COMPARE ? `At most ${MAX_COMPARE} runs` : undefined}
-            onClick={() => navigate(paths.compare(selected))}
-          >
-            Compare{selected.length >= 2 ? ` ${selected.length} runs` : ''}
-          </button>
-        </div>
+        <CompareActions
+          count={selected.length}
+          max={MAX_COMPARE}
+          noun="runs"
+          testId="compare-button"
+          onClear={() => setSelected([])}
+          onCompare={() => navigate(paths.compare(selected))}
+        />
       </div>
 
       <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
