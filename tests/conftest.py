@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from rltrack.testing.postgres import PostgresServer
+from rltrack.training.events import EpisodeEnded, Event, MetricsLogged, RunEnded
 
 REPO = Path(__file__).resolve().parents[1]
 _db_counter = itertools.count()
@@ -90,6 +91,36 @@ class Result:
             if line.startswith("run_id: "):
                 return line.split(": ", 1)[1].strip()
         raise AssertionError(f"no run_id line in output:\n{self.stdout}\n{self.stderr}")
+
+
+class Sink:
+    """Keeps every event; ``on_event`` sees each as it is emitted."""
+
+    def __init__(self, on_event: Callable[[Event], None] | None = None) -> None:
+        self.events: list[Event] = []
+        self.on_event = on_event
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def metric(self, key: str) -> list[tuple[int, float]]:
+        """(timestep, value) of ``key`` in every MetricsLogged emitted."""
+        return [(m.timestep, m.values[key]) for m in self.of(MetricsLogged) if key in m.values]
+
+    @property
+    def ended(self) -> list[EpisodeEnded]:
+        """The episodes' final records, by index."""
+        return sorted(self.of(EpisodeEnded), key=lambda e: e.index)
+
+    @property
+    def run_end(self) -> RunEnded:
+        (end,) = self.of(RunEnded)
+        return end
 
 
 class Cli:

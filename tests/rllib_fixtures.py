@@ -4,7 +4,7 @@ event sink, a tiny PPO run's context and the checks every run's record must pass
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,9 @@ from rltrack.training.events import (
     CheckpointSaved,
     EpisodeEnded,
     EpisodeStarted,
-    Event,
     MetricsLogged,
-    RunEnded,
 )
+from tests.conftest import Sink
 
 # Tiny PPO: 64-step batches, so a run of a few thousand steps has dozens of iterations (pulls,
 # metrics, checkpoints) and episodes that span several of RLlib's 16-step chunks per env.
@@ -34,36 +33,13 @@ def ray_local() -> Iterator[None]:
     """One local Ray (2 CPUs) for the module's runs: they use it and leave it up."""
     import ray
 
+    if ray.is_initialized():  # a Ray left up by a test of another module on this worker
+        ray.shutdown()
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         yield
     finally:
         ray.shutdown()
-
-
-class Sink:
-    """Keeps every event; ``on_event`` sees each as it is emitted."""
-
-    def __init__(self, on_event: Callable[[Event], None] | None = None) -> None:
-        self.events: list[Event] = []
-        self.on_event = on_event
-
-    def emit(self, event: Event) -> None:
-        self.events.append(event)
-        if self.on_event is not None:
-            self.on_event(event)
-
-    def of(self, kind: type[Any]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    @property
-    def ended(self) -> list[EpisodeEnded]:
-        return sorted(self.of(EpisodeEnded), key=lambda e: e.index)
-
-    @property
-    def run_end(self) -> RunEnded:
-        (end,) = self.of(RunEnded)
-        return end
 
 
 def make_ctx(tmp_path: Path, sink: Sink, **overrides: Any) -> TrainContext:

@@ -7,7 +7,6 @@ import json
 import math
 import os
 import signal
-from collections.abc import Callable
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ from rltrack.training.events import (
     utcnow,
 )
 from rltrack.training.runner import run_training
+from tests.conftest import Sink
 
 # Tiny and quick. Learning starts early; epsilon goes down every 10 learner steps and does not
 # reach its end within a test, so any two learner reports some steps apart show it decreasing.
@@ -64,23 +64,6 @@ TINY = {
 def frequent_learner_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     """Learner metrics five times a second (the spec carries it into the learner process)."""
     monkeypatch.setattr(backend_module, "LEARNER_METRICS_EVERY_S", 0.1)
-
-
-class Sink:
-    def __init__(self, on_event: Callable[[Event], None] | None = None) -> None:
-        self.events: list[Event] = []
-        self.on_event = on_event
-
-    def emit(self, event: Event) -> None:
-        self.events.append(event)
-        if self.on_event is not None:
-            self.on_event(event)
-
-    def of(self, kind: type[Any]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    def metric(self, key: str) -> list[tuple[int, float]]:
-        return [(m.timestep, m.values[key]) for m in self.of(MetricsLogged) if key in m.values]
 
 
 def make_ctx(tmp_path: Path, sink: Sink, **overrides: Any) -> TrainContext:

@@ -25,7 +25,7 @@ from rltrack.training.backends.rllib.cluster import connect, cpus_per_runner
 from rltrack.training.backends.rllib.ledger import RunnerLedger
 from rltrack.training.backends.rllib.reports import Began, Finished, InFlight, RunnerReport
 from rltrack.training.events import EpisodeEnded, EpisodeStarted, TradeRecord
-from tests.rllib_fixtures import Sink
+from tests.conftest import Sink
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

@@ -12,17 +12,10 @@ import torch
 
 from rltrack.config import ConfigError, build_config
 from rltrack.training.context import TrainContext
-from rltrack.training.events import Event, RunEnded, RunStarted
+from rltrack.training.events import RunEnded, RunStarted
 from rltrack.training.runner import run_training
+from tests.conftest import Sink
 from tests.gym_envs import ThreadCountingCartPole
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def emit(self, event: Event) -> None:
-        self.events.append(event)
 
 
 @pytest.fixture

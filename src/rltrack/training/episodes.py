@@ -68,6 +68,12 @@ def win_of(info: Mapping[str, Any]) -> float | None:
     return None
 
 
+def outcome_of(info: Mapping[str, Any]) -> dict[str, Any]:
+    """What an episode's final ``info`` says of it, as the keyword arguments of its end
+    record: ``win``, ``metrics`` and ``trades``."""
+    return {"win": win_of(info), "metrics": episode_metrics(info), "trades": trades_of(info)}
+
+
 def trades_of(info: Mapping[str, Any]) -> tuple[TradeRecord, ...]:
     raw = info.get("trades") or ()
     out = []
@@ -403,9 +409,8 @@ class EpisodeTracker(BookCounters):
         slot = self.first_slot + env
         info = self.book.live[slot].last_info if info is None else info
         return self.book.end(
-            slot, status, timestep, win=win_of(info),
-            epsilon=self.epsilon() if self.epsilon is not None else None,
-            metrics=episode_metrics(info), trades=trades_of(info),
+            slot, status, timestep, epsilon=self.epsilon() if self.epsilon is not None else None,
+            **outcome_of(info),
         )  # fmt: skip
 
     def finalize_all(self, status: EpisodeStatus, timestep: int) -> list[EpisodeEnded]:

@@ -50,7 +50,7 @@ from rltrack.training.backends.actor_learner.shared import (
     RunFlags,
     SharedModel,
 )
-from rltrack.training.episodes import episode_metrics, step_record, trades_of, win_of
+from rltrack.training.episodes import outcome_of, step_record
 from rltrack.training.events import EpisodeStatus, StepRecord, utcnow
 
 
@@ -306,10 +306,8 @@ class Actor:
                 drain_steps=ep.drain_steps,
                 reward=ep.reward,
                 time=utcnow(),
-                win=win_of(info),
                 epsilon=epsilon,
-                metrics=episode_metrics(info),
-                trades=trades_of(info),
+                **outcome_of(info),
                 trace=tuple(ep.trace or ()),
             )  # fmt: skip
         )

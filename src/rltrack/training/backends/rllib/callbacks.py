@@ -33,7 +33,7 @@ from rltrack.training.backends.rllib.reports import (
     RunnerReport,
     empty_report,
 )
-from rltrack.training.episodes import episode_metrics, step_record, trades_of, win_of
+from rltrack.training.episodes import episode_metrics, outcome_of, step_record, trades_of
 from rltrack.training.events import EpisodeStatus, StepRecord, utcnow
 
 # The key of the runners' env_config under which the driver passes tracking settings.
@@ -133,10 +133,8 @@ class EpisodeRecorder(RLlibCallback):
                 drain_steps=ep.drain_steps,
                 reward=ep.reward,
                 time=utcnow(),
-                win=win_of(info),
                 epsilon=epsilon,
-                metrics=episode_metrics(info),
-                trades=trades_of(info),
+                **outcome_of(info),
                 trace=tuple(ep.trace) if ep.trace is not None else None,
             )  # fmt: skip
         )

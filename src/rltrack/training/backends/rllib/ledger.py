@@ -26,9 +26,7 @@ from rltrack.training.backends.rllib.reports import Began, Finished, Item, Runne
 from rltrack.training.episodes import (
     BookCounters,
     EpisodeBook,
-    episode_metrics,
-    trades_of,
-    win_of,
+    outcome_of,
 )
 from rltrack.training.events import EpisodeStatus, EventSink
 
@@ -140,10 +138,7 @@ class RunnerLedger(BookCounters):
 
     def _close_slot(self, slot: int, status: EpisodeStatus) -> None:
         info: dict[str, Any] = dict(self.book.live[slot].last_info)
-        self.book.end(
-            slot, status, self.timesteps, win=win_of(info), metrics=episode_metrics(info),
-            trades=trades_of(info),
-        )  # fmt: skip
+        self.book.end(slot, status, self.timesteps, **outcome_of(info))
 
 
 def _merged(
